@@ -1,0 +1,48 @@
+//! The command line: `switchyard [--config FILE] [--data-dir DIR] <command>`.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "switchyard", version, about = "Triage a utility's customer messages: classify, ground, draft, fact-check, decide.")]
+pub struct Cli {
+    /// Configuration file [default: config/switchyard.toml, else the embedded default]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Where all state lives: database, inbox, outbox, drafts
+    #[arg(long, global = true, value_name = "DIR", default_value = "var")]
+    pub data_dir: PathBuf,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Triage the inbox: keeps watching, or drains it and exits with --once
+    Run {
+        /// Drain the inbox and the pipeline, then exit
+        #[arg(long)]
+        once: bool,
+        /// One JSON object per processed message instead of a table
+        #[arg(long)]
+        json: bool,
+        /// Do not seed a new inbox with the bundled sample mailbox
+        #[arg(long)]
+        no_seed: bool,
+    },
+    /// Measure end-to-end throughput and peak memory of `run --once` on generated mail
+    Bench {
+        /// How many messages to generate
+        #[arg(long, default_value_t = 10_000)]
+        messages: usize,
+        /// Keep the data directory afterwards (it is printed)
+        #[arg(long)]
+        keep: bool,
+        /// Print the figures as one JSON object
+        #[arg(long)]
+        json: bool,
+    },
+}

@@ -1,0 +1,459 @@
+//! Typed settings: the TOML file, then `SWITCHYARD__SECTION__KEY` environment overrides.
+//! Unknown keys are rejected and every error names the key and what was expected.
+
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use serde::Deserialize;
+
+use crate::domain::{EmailAddress, Intent, Urgency};
+
+/// The configuration shipped in the repository and embedded in the binary, used when the
+/// default path does not exist (so the binary runs from any directory).
+pub const EMBEDDED_DEFAULT: &str = include_str!("../config/switchyard.toml");
+pub const DEFAULT_PATH: &str = "config/switchyard.toml";
+const ENV_PREFIX: &str = "SWITCHYARD__";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read configuration file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{origin} is not valid TOML: {message}")]
+    Syntax { origin: String, message: String },
+    #[error("{origin}: `{key}`: {message}")]
+    Invalid { origin: String, key: String, message: String },
+    #[error("environment variable {var}: {message}")]
+    Env { var: String, message: String },
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    #[serde(default)]
+    pub worker: WorkerSettings,
+    #[serde(default)]
+    pub store: StoreSettings,
+    #[serde(default)]
+    pub maildir: MaildirSettings,
+    #[serde(default)]
+    pub brand: BrandSettings,
+    #[serde(default)]
+    pub escalation: EscalationSettings,
+    #[serde(default)]
+    pub guard: GuardSettings,
+    #[serde(default)]
+    pub classify: ClassifySettings,
+    #[serde(default)]
+    pub policy: PolicySettings,
+    #[serde(default)]
+    pub factcheck: FactcheckSettings,
+    #[serde(default)]
+    pub connectors: ConnectorSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WorkerSettings {
+    /// How often the inbox is rescanned even without a file-system event (a backstop).
+    pub rescan_interval_ms: u64,
+    /// Messages taken from the store per pipeline round.
+    pub batch_size: u32,
+    /// Attempts before a message that keeps failing is quarantined, and before an outbox
+    /// delivery is given up and marked failed.
+    pub max_attempts: u32,
+    /// Larger messages are quarantined unread.
+    pub max_message_bytes: u64,
+}
+
+impl Default for WorkerSettings {
+    fn default() -> Self {
+        Self {
+            rescan_interval_ms: 2_000,
+            batch_size: 128,
+            max_attempts: 5,
+            max_message_bytes: 25 * 1024 * 1024,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreBackend {
+    #[default]
+    Sqlite,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreSettings {
+    pub backend: StoreBackend,
+    /// SQLite database file, relative to the data directory.
+    pub sqlite_file: PathBuf,
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        Self { backend: StoreBackend::Sqlite, sqlite_file: "switchyard.db".into() }
+    }
+}
+
+/// The embedded default channel: Maildir folders under the data directory.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MaildirSettings {
+    pub inbox: PathBuf,
+    pub outbox: PathBuf,
+    pub drafts: PathBuf,
+}
+
+impl Default for MaildirSettings {
+    fn default() -> Self {
+        Self { inbox: "inbox".into(), outbox: "outbox".into(), drafts: "drafts".into() }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BrandSettings {
+    pub company: String,
+    /// Display name on replies.
+    pub from_name: String,
+    /// The support address replies come from (also recognised as our own mail).
+    pub from_address: EmailAddress,
+    /// Right-hand side of the Message-IDs we generate.
+    pub message_id_domain: String,
+    pub phone: String,
+    pub emergency_phone: String,
+    pub public_emergency: String,
+    pub website: String,
+}
+
+impl Default for BrandSettings {
+    fn default() -> Self {
+        Self {
+            company: "Aurora Utilities".into(),
+            from_name: "Aurora Utilities".into(),
+            from_address: EmailAddress::parse("assistenza@aurora.example").expect("valid"),
+            message_id_domain: "switchyard.aurora.example".into(),
+            phone: "800 123 456".into(),
+            emergency_phone: "800 900 900".into(),
+            public_emergency: "112".into(),
+            website: "https://www.aurora.example".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EscalationSettings {
+    /// Who is alerted, by e-mail, when an emergency arrives.
+    pub notify: Vec<EmailAddress>,
+}
+
+impl Default for EscalationSettings {
+    fn default() -> Self {
+        Self { notify: vec![EmailAddress::parse("pronto-intervento@aurora.example").expect("valid")] }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GuardSettings {
+    /// Automatic replies to one sender within the window; more go to a person (RFC 3834 §2).
+    pub max_auto_replies_per_sender: u32,
+    pub reply_window_hours: u32,
+    /// Further addresses that are ours (mail from them is never answered).
+    pub own_addresses: Vec<EmailAddress>,
+}
+
+impl Default for GuardSettings {
+    fn default() -> Self {
+        Self { max_auto_replies_per_sender: 3, reply_window_hours: 24, own_addresses: Vec::new() }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClassifySettings {
+    /// Body text beyond this many characters is not read by the classifier.
+    pub max_chars: usize,
+}
+
+impl Default for ClassifySettings {
+    fn default() -> Self {
+        Self { max_chars: 20_000 }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PolicySettings {
+    /// Recorded with every decision, so a decision can be traced to the rules in force.
+    pub version: String,
+    /// Intents whose reply may be sent without a person.
+    pub auto_send_intents: Vec<Intent>,
+    /// Urgencies that always go to a person (emergencies are escalated regardless).
+    pub approve_urgencies: Vec<Urgency>,
+    /// Below this classifier confidence, a person decides.
+    pub min_confidence: f64,
+    /// Intents that go to a person when the customer is flagged vulnerable.
+    pub vulnerable_approval_intents: Vec<Intent>,
+}
+
+impl Default for PolicySettings {
+    fn default() -> Self {
+        Self {
+            version: "default-1".into(),
+            auto_send_intents: vec![
+                Intent::Billing,
+                Intent::Payment,
+                Intent::MeterReading,
+                Intent::Outage,
+                Intent::Assistance,
+                Intent::Contract,
+                Intent::AccountUpdate,
+            ],
+            approve_urgencies: Vec::new(),
+            min_confidence: 0.5,
+            vulnerable_approval_intents: vec![
+                Intent::Billing,
+                Intent::Payment,
+                Intent::InstallmentPlan,
+                Intent::Contract,
+            ],
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct FactcheckSettings {
+    /// Claims that are always true (extra phone numbers, URLs, e-mail addresses). The brand's
+    /// phone numbers, website and address are always allowed.
+    pub allowlist: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConnectorSettings {
+    pub demo: DemoSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DemoSettings {
+    /// The demo data's "today" (dates of bills and outages are relative to it);
+    /// unset means the real date. Written as `2026-11-20` or `"2026-11-20"`.
+    #[serde(deserialize_with = "date_or_string")]
+    pub as_of: Option<NaiveDate>,
+    /// Total customers in the demo CIS (the named ones plus generated ones).
+    pub customers: u32,
+}
+
+impl Default for DemoSettings {
+    fn default() -> Self {
+        Self { as_of: None, customers: 520 }
+    }
+}
+
+impl Settings {
+    /// Loads `path` (or the embedded default when `path` is `None` and the default file is
+    /// absent), then applies environment overrides from `env`.
+    pub fn load(
+        path: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let (origin, text) = match path {
+            Some(p) => (p.display().to_string(), read(p)?),
+            None if Path::new(DEFAULT_PATH).exists() => {
+                (DEFAULT_PATH.to_string(), read(Path::new(DEFAULT_PATH))?)
+            }
+            None => ("embedded default configuration".to_string(), EMBEDDED_DEFAULT.to_string()),
+        };
+        Self::from_toml(&origin, &text, env)
+    }
+
+    pub fn from_toml(
+        origin: &str,
+        text: &str,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+            ConfigError::Syntax { origin: origin.to_string(), message: e.to_string() }
+        })?;
+        let overridden = apply_env(&mut table, env)?;
+        let settings: Settings = serde_path_to_error::deserialize(table).map_err(|e| {
+            let key = e.path().to_string();
+            let origin = overridden
+                .iter()
+                .find(|(k, _)| key.starts_with(k.as_str()))
+                .map(|(_, var)| format!("environment variable {var}"))
+                .unwrap_or_else(|| origin.to_string());
+            ConfigError::Invalid { origin, key, message: e.into_inner().to_string() }
+        })?;
+        settings.validate(origin)?;
+        Ok(settings)
+    }
+
+    fn validate(&self, origin: &str) -> Result<(), ConfigError> {
+        let invalid = |key: &str, message: &str| ConfigError::Invalid {
+            origin: origin.to_string(),
+            key: key.to_string(),
+            message: message.to_string(),
+        };
+        if !(0.0..=1.0).contains(&self.policy.min_confidence) {
+            return Err(invalid("policy.min_confidence", "expected a number from 0.0 to 1.0"));
+        }
+        if self.worker.batch_size == 0 {
+            return Err(invalid("worker.batch_size", "expected at least 1"));
+        }
+        if self.worker.max_attempts == 0 {
+            return Err(invalid("worker.max_attempts", "expected at least 1"));
+        }
+        if self.connectors.demo.customers < 36 {
+            return Err(invalid(
+                "connectors.demo.customers",
+                "expected at least 36 (the named demo customers)",
+            ));
+        }
+        if self.brand.message_id_domain.contains(|c: char| c.is_whitespace() || c == '@') {
+            return Err(invalid("brand.message_id_domain", "expected a domain name like mail.example"));
+        }
+        Ok(())
+    }
+}
+
+/// TOML has a native date type, environment variables and JSON habits give strings: accept both.
+fn date_or_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<NaiveDate>, D::Error> {
+    let value = Option::<toml::Value>::deserialize(d)?;
+    let text = match value {
+        None => return Ok(None),
+        Some(toml::Value::String(s)) => s,
+        Some(toml::Value::Datetime(dt)) => dt.to_string(),
+        Some(other) => {
+            return Err(serde::de::Error::custom(format!(
+                "expected a date like 2026-11-20, found {}",
+                other.type_str()
+            )));
+        }
+    };
+    NaiveDate::parse_from_str(&text, "%Y-%m-%d")
+        .map(Some)
+        .map_err(|_| serde::de::Error::custom(format!("expected a date like 2026-11-20, found `{text}`")))
+}
+
+fn read(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })
+}
+
+/// Applies `SWITCHYARD__SECTION__KEY=value` variables; returns (dotted key, variable) pairs.
+/// Values are read as TOML (`0.7`, `true`, `["billing"]`) and fall back to plain strings.
+fn apply_env(
+    table: &mut toml::Table,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<Vec<(String, String)>, ConfigError> {
+    let mut applied = Vec::new();
+    for (var, raw) in env {
+        let Some(rest) = var.strip_prefix(ENV_PREFIX) else { continue };
+        let path: Vec<String> = rest.split("__").map(str::to_lowercase).collect();
+        if path.iter().any(String::is_empty) {
+            return Err(ConfigError::Env {
+                var,
+                message: "expected SWITCHYARD__SECTION__KEY with non-empty parts".into(),
+            });
+        }
+        let value = parse_env_value(&raw);
+        let (last, parents) = path.split_last().expect("split yields at least one part");
+        let mut cursor = &mut *table;
+        for part in parents {
+            let entry = cursor
+                .entry(part.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            cursor = entry.as_table_mut().ok_or_else(|| ConfigError::Env {
+                var: var.clone(),
+                message: format!("`{part}` is a value, not a section"),
+            })?;
+        }
+        cursor.insert(last.clone(), value);
+        applied.push((path.join("."), var));
+    }
+    Ok(applied)
+}
+
+fn parse_env_value(raw: &str) -> toml::Value {
+    format!("v = {raw}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_env() -> Vec<(String, String)> {
+        Vec::new()
+    }
+
+    #[test]
+    fn embedded_default_is_valid() {
+        let s = Settings::from_toml("embedded", EMBEDDED_DEFAULT, no_env()).unwrap();
+        assert!(s.policy.auto_send_intents.contains(&Intent::Billing));
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let err = Settings::from_toml("f.toml", "[policy]\nmin_confidenc = 0.3\n", no_env())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("min_confidenc"), "{err}");
+        assert!(err.contains("f.toml"), "{err}");
+    }
+
+    #[test]
+    fn wrong_type_names_key_and_expectation() {
+        let err = Settings::from_toml("f.toml", "[policy]\nmin_confidence = \"high\"\n", no_env())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("policy.min_confidence"), "{err}");
+        assert!(err.contains("f64") || err.contains("float"), "{err}");
+    }
+
+    #[test]
+    fn unknown_intent_lists_choices() {
+        let err =
+            Settings::from_toml("f.toml", "[policy]\nauto_send_intents = [\"bills\"]\n", no_env())
+                .unwrap_err()
+                .to_string();
+        assert!(err.contains("policy.auto_send_intents"), "{err}");
+        assert!(err.contains("billing"), "{err}");
+    }
+
+    #[test]
+    fn env_overrides_file_and_is_named_in_errors() {
+        let env = vec![("SWITCHYARD__POLICY__MIN_CONFIDENCE".to_string(), "0.8".to_string())];
+        let s = Settings::from_toml("f.toml", "[policy]\nmin_confidence = 0.3\n", env).unwrap();
+        assert_eq!(s.policy.min_confidence, 0.8);
+
+        let env = vec![("SWITCHYARD__GUARD__MAX_AUTO_REPLIES_PER_SENDER".into(), "many".into())];
+        let err = Settings::from_toml("f.toml", "", env).unwrap_err().to_string();
+        assert!(err.contains("SWITCHYARD__GUARD__MAX_AUTO_REPLIES_PER_SENDER"), "{err}");
+        assert!(err.contains("guard.max_auto_replies_per_sender"), "{err}");
+    }
+
+    #[test]
+    fn env_reaches_nested_sections() {
+        let env = vec![("SWITCHYARD__CONNECTORS__DEMO__AS_OF".to_string(), "2026-03-01".to_string())];
+        let s = Settings::from_toml("f.toml", "", env).unwrap();
+        assert_eq!(s.connectors.demo.as_of, NaiveDate::from_ymd_opt(2026, 3, 1));
+    }
+
+    #[test]
+    fn out_of_range_confidence_is_rejected() {
+        let err = Settings::from_toml("f.toml", "[policy]\nmin_confidence = 1.5\n", no_env())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("policy.min_confidence") && err.contains("0.0 to 1.0"), "{err}");
+    }
+}

@@ -1,0 +1,17 @@
+//! Switchyard: triage of a utility's customer messages. See README.md and DESIGN.md.
+
+pub mod app;
+pub mod bench;
+pub mod channels;
+pub mod cli;
+pub mod config;
+pub mod connectors;
+pub mod domain;
+pub mod embedded;
+pub mod locale;
+pub mod pipeline;
+pub mod report;
+pub mod store;
+pub mod telemetry;
+pub mod text;
+pub mod worker;

@@ -1,0 +1,254 @@
+//! The triage pipeline: parse ► guard ► classify ► identify ► ground ► draft ► factcheck ►
+//! policy ► act. Each stage is a module with typed inputs and outputs; this module runs them
+//! in order for one stored message and returns the [`Outcome`] to record.
+
+pub mod act;
+pub mod classify;
+pub mod draft;
+pub mod factcheck;
+pub mod ground;
+pub mod guard;
+pub mod identify;
+pub mod parse;
+pub mod policy;
+
+use std::sync::Arc;
+
+use chrono::{Local, NaiveDateTime, Utc};
+use serde::Serialize;
+
+use crate::config::Settings;
+use crate::connectors::Connectors;
+use crate::domain::{Claim, Decision, Fact, Intent, Language, Reason, ReasonCode, Urgency};
+use crate::store::{StoreError, Store, StoredMessage};
+use act::Outgoing;
+use draft::{Draft, DraftInput, Templates};
+use factcheck::Allowlist;
+use guard::{GuardRules, Verdict};
+
+/// Everything decided about one message: what is recorded, reported and delivered.
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    /// The store's id of the inbound message.
+    pub message: i64,
+    /// Where it came from (`<channel>/<file name or UID>`).
+    pub source: String,
+    pub message_id: Option<String>,
+    pub from: Option<String>,
+    pub customer: Option<String>,
+    pub language: Option<Language>,
+    pub intent: Option<Intent>,
+    pub urgency: Option<Urgency>,
+    pub confidence: Option<f32>,
+    pub decision: Decision,
+    pub reasons: Vec<Reason>,
+    pub policy_version: String,
+    pub model: Option<String>,
+    pub facts: Vec<Fact>,
+    pub claims: Vec<Claim>,
+    pub draft: Option<Draft>,
+    #[serde(skip)]
+    pub outgoing: Vec<Outgoing>,
+}
+
+impl Outcome {
+    fn early(stored: &StoredMessage, decision: Decision, reasons: Vec<Reason>, policy_version: &str) -> Self {
+        Outcome {
+            message: stored.id,
+            source: stored.source.clone(),
+            message_id: None,
+            from: None,
+            customer: None,
+            language: None,
+            intent: None,
+            urgency: None,
+            confidence: None,
+            decision,
+            reasons,
+            policy_version: policy_version.to_string(),
+            model: None,
+            facts: Vec::new(),
+            claims: Vec::new(),
+            draft: None,
+            outgoing: Vec::new(),
+        }
+    }
+}
+
+/// The utility's local time, or a fixed one so demo data and tests are reproducible.
+#[derive(Debug, Clone, Copy)]
+pub enum LocalClock {
+    System,
+    Fixed(NaiveDateTime),
+}
+
+impl LocalClock {
+    pub fn now(self) -> ground::Clock {
+        let local_now = match self {
+            LocalClock::System => Local::now().naive_local(),
+            LocalClock::Fixed(t) => t,
+        };
+        ground::Clock { now: Utc::now(), local_now }
+    }
+}
+
+/// The stages and what they need, built once at start-up.
+pub struct Pipeline {
+    pub settings: Arc<Settings>,
+    pub connectors: Connectors,
+    pub model: Arc<dyn classify::Model>,
+    pub templates: Arc<Templates>,
+    pub allowlist: Allowlist,
+    pub clock: LocalClock,
+}
+
+impl Pipeline {
+    pub fn new(
+        settings: Arc<Settings>,
+        connectors: Connectors,
+        model: Arc<dyn classify::Model>,
+        templates: Arc<Templates>,
+        clock: LocalClock,
+    ) -> Self {
+        let b = &settings.brand;
+        let fixed = [b.phone.as_str(), b.emergency_phone.as_str(), b.public_emergency.as_str(), b.website.as_str(), b.from_address.as_str()];
+        let allowlist = Allowlist::new(fixed.into_iter().chain(settings.factcheck.allowlist.iter().map(String::as_str)));
+        Self { settings, connectors, model, templates, allowlist, clock }
+    }
+
+    /// Runs every stage for one stored message. Only store errors escape: everything else
+    /// becomes part of the outcome (quarantine, approval with a reason).
+    pub async fn triage(&self, stored: &StoredMessage, store: &dyn Store) -> Result<Outcome, StoreError> {
+        let s = &self.settings;
+        let version = &s.policy.version;
+        let limits = parse::Limits { max_bytes: s.worker.max_message_bytes };
+        let parsed = match parse::run(&stored.raw, stored.stored_len, limits) {
+            Ok(p) => p,
+            Err(e) => return Ok(Outcome::early(stored, Decision::Quarantine, vec![e.reason()], version)),
+        };
+        let since = Utc::now() - chrono::Duration::hours(s.guard.reply_window_hours.into());
+        let history = store.sender_history(stored.id, parsed.message_id.as_ref(), &parsed.from, since).await?;
+        let mut own = s.guard.own_addresses.clone();
+        own.push(s.brand.from_address.clone());
+        let rules = GuardRules {
+            own_addresses: &own,
+            own_message_id_domain: &s.brand.message_id_domain,
+            max_auto_replies: s.guard.max_auto_replies_per_sender,
+        };
+        let (message_id, from) = (parsed.message_id.as_ref().map(|m| m.to_string()), parsed.from.to_string());
+        let admitted = match guard::run(parsed, history, &rules) {
+            Verdict::Admit(a) => a,
+            Verdict::Stop(reasons) => {
+                let mut o = Outcome::early(stored, Decision::Ignore, reasons, version);
+                (o.message_id, o.from) = (message_id, Some(from));
+                return Ok(o);
+            }
+        };
+        Ok(self.decide(stored, admitted).await)
+    }
+
+    async fn decide(&self, stored: &StoredMessage, admitted: guard::Admitted) -> Outcome {
+        let s = &self.settings;
+        let classification = classify::run(&admitted, self.model.as_ref(), &classify::Settings { max_chars: s.classify.max_chars });
+        let identity = match identify::run(&admitted, &classification, self.connectors.cis.as_ref()).await {
+            Ok(identity) => identity,
+            Err(e) => identify::Identity {
+                customer: None,
+                reasons: vec![
+                    Reason::new(ReasonCode::SenderUnverified, "the CIS could not be asked who the sender is"),
+                    Reason::new(ReasonCode::ConnectorUnavailable, e.to_string()),
+                ],
+            },
+        };
+        let lang = draft::reply_language(&classification, &identity);
+        let clock = self.clock.now();
+        let grounding = ground::run(&classification, &identity, &self.connectors, &clock, lang).await;
+        let input = DraftInput {
+            message: &admitted.message,
+            classification: &classification,
+            identity: &identity,
+            grounding: &grounding,
+            brand: &s.brand,
+            language: lang,
+        };
+        let (draft, draft_error) = match draft::run(&input, &self.templates) {
+            Ok(d) => (Some(d), None),
+            Err(e) => (None, Some(e.to_string())),
+        };
+        let check = draft.as_ref().map(|d| factcheck::run(&d.body, &grounding.facts, &self.allowlist, lang));
+        let ruling = policy::run(
+            &policy::PolicyInput {
+                admitted: &admitted,
+                classification: &classification,
+                identity: &identity,
+                grounding: &grounding,
+                factcheck: check.as_ref(),
+                draft_error,
+            },
+            &s.policy,
+        );
+        let mut reasons = ruling.reasons;
+        let outgoing = self.outgoing(stored, &input, ruling.decision, draft.as_ref(), check.as_ref(), &mut reasons);
+        Outcome {
+            message: stored.id,
+            source: stored.source.clone(),
+            message_id: admitted.message.message_id.as_ref().map(|m| m.to_string()),
+            from: Some(admitted.message.from.to_string()),
+            customer: identity.customer.as_ref().map(|c| c.account.to_string()),
+            language: Some(classification.language),
+            intent: Some(classification.intent),
+            urgency: Some(classification.urgency),
+            confidence: Some(classification.confidence),
+            decision: ruling.decision,
+            reasons,
+            policy_version: ruling.policy_version,
+            model: Some(classification.model.clone()),
+            facts: grounding.facts.clone(),
+            claims: check.map(|c| c.claims).unwrap_or_default(),
+            draft,
+            outgoing,
+        }
+    }
+
+    /// The messages a decision sends. A failure to compose them is itself a reason: the
+    /// decision stands and a person sees why nothing went out.
+    fn outgoing(
+        &self,
+        stored: &StoredMessage,
+        input: &DraftInput<'_>,
+        decision: Decision,
+        draft: Option<&Draft>,
+        check: Option<&factcheck::FactCheck>,
+        reasons: &mut Vec<Reason>,
+    ) -> Vec<Outgoing> {
+        let verified = check.is_some_and(|c| c.all_verified());
+        let reply = match decision {
+            Decision::AutoSend => draft,
+            Decision::Escalate => draft.filter(|_| verified),
+            _ => None,
+        };
+        let held = if decision == Decision::Approve { draft } else { None };
+        let notice = (decision == Decision::Escalate)
+            .then(|| {
+                let n = draft::NoticeInput {
+                    draft: input,
+                    received_at: stored.received_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+                    reply_sent: reply.is_some(),
+                };
+                draft::escalation_notice(&n, &self.templates)
+            })
+            .and_then(|r| r.map_err(|e| reasons.push(Reason::new(ReasonCode::DraftUnavailable, e.to_string()))).ok());
+        let plan = act::Plan {
+            message: input.message,
+            raw_sha256: &stored.raw_sha256,
+            reply,
+            draft: held,
+            alert: notice.as_ref().map(|n| (n, self.settings.escalation.notify.as_slice())),
+        };
+        act::compose(&plan, &self.settings.brand).unwrap_or_else(|e| {
+            reasons.push(Reason::new(ReasonCode::DraftUnavailable, e.to_string()));
+            Vec::new()
+        })
+    }
+}
+

@@ -1,0 +1,104 @@
+//! Stage 8, policy: auto_send, approve or escalate, with every reason. The rules come from
+//! `[policy]` in the configuration and their version is recorded with each decision.
+
+use serde::Serialize;
+
+use super::classify::Classification;
+use super::factcheck::FactCheck;
+use super::guard::Admitted;
+use super::ground::Grounding;
+use super::identify::Identity;
+use crate::config::PolicySettings;
+use crate::domain::{Decision, Reason, ReasonCode, Urgency};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Ruling {
+    pub decision: Decision,
+    pub reasons: Vec<Reason>,
+    pub policy_version: String,
+}
+
+pub struct PolicyInput<'a> {
+    pub admitted: &'a Admitted,
+    pub classification: &'a Classification,
+    pub identity: &'a Identity,
+    pub grounding: &'a Grounding,
+    /// `None` when no draft could be written (the reason is in `draft_error`).
+    pub factcheck: Option<&'a FactCheck>,
+    pub draft_error: Option<String>,
+}
+
+pub fn run(input: &PolicyInput<'_>, rules: &PolicySettings) -> Ruling {
+    let c = input.classification;
+    let mut reasons: Vec<Reason> = input.identity.reasons.clone();
+    let ruling = |decision, reasons| Ruling { decision, reasons, policy_version: rules.version.clone() };
+
+    if c.urgency == Urgency::Emergency {
+        if let Some(hit) = &c.safety {
+            reasons.push(Reason::new(
+                ReasonCode::SafetyOverride,
+                format!("safety phrase \"{}\" ({})", hit.phrase, hit.hazard.as_str()),
+            ));
+        }
+        reasons.extend(blocking_claims(input));
+        reasons.push(Reason::new(
+            ReasonCode::EmergencyEscalated,
+            "safety instructions go to the sender at once and the on-call team is alerted",
+        ));
+        return ruling(Decision::Escalate, reasons);
+    }
+
+    let mut holds: Vec<Reason> = Vec::new();
+    if !c.language.is_supported() {
+        holds.push(Reason::new(ReasonCode::LanguageUnsupported, "written in a language we do not answer automatically"));
+    }
+    if (c.confidence as f64) < rules.min_confidence {
+        holds.push(Reason::new(
+            ReasonCode::LowConfidence,
+            format!("intent {} at confidence {:.2}, below {:.2}", c.intent, c.confidence, rules.min_confidence),
+        ));
+    }
+    if !rules.auto_send_intents.contains(&c.intent) {
+        holds.push(Reason::new(ReasonCode::IntentRequiresApproval, format!("{} replies are always reviewed by a person", c.intent)));
+    }
+    if rules.approve_urgencies.contains(&c.urgency) {
+        holds.push(Reason::new(ReasonCode::UrgencyRequiresApproval, format!("{} urgency is reviewed by a person", c.urgency)));
+    }
+    if let Some(customer) = &input.identity.customer {
+        if customer.vulnerable && rules.vulnerable_approval_intents.contains(&c.intent) {
+            holds.push(Reason::new(
+                ReasonCode::VulnerableCustomer,
+                format!("account {} is flagged vulnerable and this is about {}", customer.account, c.intent),
+            ));
+        }
+    }
+    holds.extend(input.admitted.cautions.iter().cloned());
+    holds.extend(input.grounding.reasons.iter().cloned());
+    if let Some(e) = &input.draft_error {
+        holds.push(Reason::new(ReasonCode::DraftUnavailable, e.clone()));
+    }
+    holds.extend(blocking_claims(input));
+
+    if holds.is_empty() {
+        let claims = input.factcheck.map_or(0, |f| f.claims.len());
+        reasons.push(Reason::new(ReasonCode::ClaimsVerified, format!("all {claims} claims in the reply match live facts or the allowlist")));
+        reasons.push(Reason::new(
+            ReasonCode::AutoSendAllowed,
+            format!("{} may be answered automatically; confidence {:.2} ≥ {:.2}", c.intent, c.confidence, rules.min_confidence),
+        ));
+        return ruling(Decision::AutoSend, reasons);
+    }
+    reasons.extend(holds);
+    ruling(Decision::Approve, reasons)
+}
+
+fn blocking_claims(input: &PolicyInput<'_>) -> Vec<Reason> {
+    input
+        .factcheck
+        .map(|f| {
+            f.unverified()
+                .map(|c| Reason::new(ReasonCode::UnverifiedClaim, format!("{} \"{}\" matches no fact", c.kind.as_str(), c.text)))
+                .collect()
+        })
+        .unwrap_or_default()
+}
