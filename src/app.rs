@@ -41,7 +41,7 @@ pub async fn run(settings: Settings, data_dir: &Path, options: RunOptions) -> an
     let (connectors, clock) = demo_connectors(&settings);
     let templates = Templates::embedded().context("the embedded templates are broken")?;
     let pipeline = Pipeline::new(settings.clone(), connectors, Arc::new(RulesModel), Arc::new(templates), clock);
-    let source = MaildirSource::open(&inbox, settings.worker.max_message_bytes)
+    let source = MaildirSource::open(&inbox, settings.worker.max_message_bytes, settings.worker.batch_size as usize)
         .with_context(|| format!("cannot open the inbox {}", inbox.display()))?;
     let sink = MaildirSink::open(&data_dir.join(&settings.maildir.outbox), &data_dir.join(&settings.maildir.drafts))
         .context("cannot open the outbox and drafts folders")?;

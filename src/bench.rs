@@ -11,20 +11,64 @@ use anyhow::{Context, bail};
 
 pub struct Options {
     pub messages: usize,
+    /// Runs on a fresh data directory each; the median is reported too.
+    pub runs: usize,
     pub keep: bool,
     pub json: bool,
     pub config: Option<PathBuf>,
 }
 
+/// One measured run of `switchyard run --once`.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct Figures {
+    pub messages: usize,
+    pub seconds: f64,
+    pub messages_per_second: f64,
+    pub peak_rss_mib: f64,
+    pub inbox_mib: f64,
+}
+
 pub fn run(o: &Options) -> anyhow::Result<()> {
+    let mut all = Vec::new();
+    for i in 0..o.runs.max(1) {
+        let f = run_once(o)?;
+        if o.json {
+            println!("{}", serde_json::to_string(&f)?);
+        } else {
+            println!(
+                "run {}: {} messages ({:.1} MiB) in {:.2} s = {:.0} messages/s, peak memory {:.1} MiB",
+                i + 1,
+                f.messages,
+                f.inbox_mib,
+                f.seconds,
+                f.messages_per_second,
+                f.peak_rss_mib
+            );
+        }
+        all.push(f);
+    }
+    if all.len() > 1 && !o.json {
+        let mut rates: Vec<f64> = all.iter().map(|f| f.messages_per_second).collect();
+        rates.sort_by(f64::total_cmp);
+        let peak = all.iter().map(|f| f.peak_rss_mib).fold(0.0, f64::max);
+        println!("median: {:.0} messages/s over {} runs; highest peak memory {:.1} MiB", rates[rates.len() / 2], all.len(), peak);
+    }
+    Ok(())
+}
+
+fn run_once(o: &Options) -> anyhow::Result<Figures> {
     let dir = std::env::temp_dir().join(format!(
         "switchyard-bench-{}-{}",
         std::process::id(),
-        chrono::Utc::now().timestamp_millis()
+        chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
     ));
     let inbox = dir.join("inbox");
     crate::channels::maildir::ensure(&inbox).with_context(|| format!("cannot create {}", inbox.display()))?;
     let bytes = generate(o.messages, &inbox.join("new"))?;
+    // Write the generated inbox out now, so the kernel's write-back of it does not compete
+    // with the run being measured.
+    // SAFETY: sync() takes no arguments and cannot fail.
+    unsafe { libc::sync() };
 
     let mut cmd = Command::new(std::env::current_exe().context("cannot find the switchyard binary")?);
     if let Some(c) = &o.config {
@@ -51,29 +95,18 @@ pub fn run(o: &Options) -> anyhow::Result<()> {
     if processed != o.messages {
         bail!("processed {processed} of {} messages; data kept in {}", o.messages, dir.display());
     }
-    let rate = processed as f64 / seconds;
-    let peak_mib = max_rss_kib as f64 / 1024.0;
-    if o.json {
-        println!(
-            "{}",
-            serde_json::json!({
-                "messages": processed, "seconds": seconds, "messages_per_second": rate,
-                "peak_rss_mib": peak_mib, "inbox_mib": bytes as f64 / 1_048_576.0,
-            })
-        );
-    } else {
-        println!("messages:        {processed}");
-        println!("inbox size:      {:.1} MiB", bytes as f64 / 1_048_576.0);
-        println!("seconds:         {seconds:.2}");
-        println!("messages/second: {rate:.0}");
-        println!("peak memory:     {peak_mib:.1} MiB (max RSS of `switchyard run --once`)");
-    }
     if o.keep {
         eprintln!("data directory kept: {}", dir.display());
     } else {
         std::fs::remove_dir_all(&dir).with_context(|| format!("cannot remove {}", dir.display()))?;
     }
-    Ok(())
+    Ok(Figures {
+        messages: processed,
+        seconds,
+        messages_per_second: processed as f64 / seconds,
+        peak_rss_mib: max_rss_kib as f64 / 1024.0,
+        inbox_mib: bytes as f64 / 1_048_576.0,
+    })
 }
 
 /// Writes `n` messages cycling through the sample mailbox, each with its own Message-ID, into

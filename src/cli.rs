@@ -38,6 +38,9 @@ pub enum Command {
         /// How many messages to generate
         #[arg(long, default_value_t = 10_000)]
         messages: usize,
+        /// How many runs, each on a fresh data directory; the median is printed
+        #[arg(long, default_value_t = 1)]
+        runs: usize,
         /// Keep the data directory afterwards (it is printed)
         #[arg(long)]
         keep: bool,

@@ -56,7 +56,7 @@ pub struct Settings {
 pub struct WorkerSettings {
     /// How often the inbox is rescanned even without a file-system event (a backstop).
     pub rescan_interval_ms: u64,
-    /// Messages taken from the store per pipeline round.
+    /// Messages read from the inbox, and taken from the store, per transaction.
     pub batch_size: u32,
     /// Attempts before a message that keeps failing is quarantined, and before an outbox
     /// delivery is given up and marked failed.

@@ -115,10 +115,9 @@ pub struct Found<T> {
 
 static MONEY: LazyLock<Regex> = LazyLock::new(|| {
     let num = r"\d{1,3}(?:[.,\x{202f}\x{a0} ]\d{3})*(?:[.,]\d{1,2})?|\d+(?:[.,]\d{1,2})?";
-    Regex::new(&format!(
+    crate::text::regex(&format!(
         r"(?i)(?:€|\beur\b)\s?(?P<a>{num})|(?P<b>{num})\s?(?:€|\beur\b|\beuros?\b)"
     ))
-    .expect("valid regex")
 });
 
 pub fn find_money(text: &str) -> Vec<Found<Money>> {
@@ -186,16 +185,14 @@ pub enum DateMention {
 }
 
 static DATE_NUMERIC: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b(?:(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})|(?P<d2>\d{1,2})[/.-](?P<m2>\d{1,2})[/.-](?P<y2>\d{4}|\d{2}))\b")
-        .expect("valid regex")
+    crate::text::regex(r"\b(?:(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})|(?P<d2>\d{1,2})[/.-](?P<m2>\d{1,2})[/.-](?P<y2>\d{4}|\d{2}))\b")
 });
 
 static DATE_WORDS: LazyLock<Regex> = LazyLock::new(|| {
     let months = month_alternation();
-    Regex::new(&format!(
+    crate::text::regex(&format!(
         r"(?i)\b(?:(?P<d>\d{{1,2}})(?:st|nd|rd|th|er|º|°)?\s+(?:de\s+|of\s+)?(?P<m>{months})\.?(?:\s+(?:de\s+|del\s+)?(?P<y>\d{{4}}))?|(?P<m2>{months})\.?\s+(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?(?:,?\s+(?P<y2>\d{{4}}))?)\b"
     ))
-    .expect("valid regex")
 });
 
 /// Every date in `text` (which should be accent-folded for month names to match).
@@ -246,8 +243,7 @@ pub fn find_dates(folded: &str) -> Vec<Found<DateMention>> {
 }
 
 static QUANTITY: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)(?P<n>\d{1,3}(?:[.,\x{202f}\x{a0} ]\d{3})+(?:[.,]\d{1,3})?|\d+(?:[.,]\d{1,3})?)\s?(?P<u>m³|(?:kwh|smc|m3|mc|metri cubi|metros c[uú]bicos|m\^3)\b)")
-        .expect("valid regex")
+    crate::text::regex(r"(?i)(?P<n>\d{1,3}(?:[.,\x{202f}\x{a0} ]\d{3})+(?:[.,]\d{1,3})?|\d+(?:[.,]\d{1,3})?)\s?(?P<u>m³|(?:kwh|smc|m3|mc|metri cubi|metros c[uú]bicos|m\^3)\b)")
 });
 
 /// A measured quantity with its unit normalised to `kWh`, `Smc` or `m3`.

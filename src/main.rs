@@ -24,14 +24,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Run { once, json, no_seed } => {
             let settings = settings()?;
-            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            // One thread: the pipeline is sequential and SQLite has one writer, so more threads
+            // only add hand-offs. Blocking work (SQLite, file I/O) runs on its own threads.
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
             let options = app::RunOptions { once, json, seed: !no_seed };
             let stats = runtime.block_on(app::run(settings, &cli.data_dir, options))?;
             Ok(if stats.failed > 0 && once { ExitCode::from(2) } else { ExitCode::SUCCESS })
         }
-        Command::Bench { messages, keep, json } => {
+        Command::Bench { messages, runs, keep, json } => {
             settings()?;
-            bench::run(&bench::Options { messages, keep, json, config: cli.config.clone() })?;
+            bench::run(&bench::Options { messages, runs, keep, json, config: cli.config.clone() })?;
             Ok(ExitCode::SUCCESS)
         }
     }

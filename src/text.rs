@@ -1,6 +1,13 @@
 //! Text helpers shared by the stages: accent folding and word splitting for matching what
 //! customers write ("è", "e'", "e" all mean the same to a keyword rule).
 
+/// Compiles a pattern whose `\b` are ASCII word boundaries. A Unicode `\b` makes the regex
+/// engine give up its fast DFA on any non-ASCII text (every accented message), and the
+/// boundaries these patterns need are around digits and ASCII letters anyway.
+pub fn regex(pattern: &str) -> regex::Regex {
+    regex::Regex::new(&pattern.replace(r"\b", r"(?-u:\b)")).expect("valid built-in pattern")
+}
+
 /// Folds a Latin letter with a diacritic to its base letter (`é` → `e`, `ñ` → `n`, `ç` → `c`).
 pub fn fold_char(c: char) -> char {
     match c {

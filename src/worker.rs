@@ -1,14 +1,15 @@
-//! The worker loop: collect from the source, triage every pending message, record each
-//! decision with its outbox rows, deliver, report. Stops on the cancellation token; with
-//! `once` it stops when the inbox and the pipeline are drained.
+//! The worker loop: collect from the source, triage pending messages in batches, record each
+//! batch's decisions with their outbox rows in one transaction, deliver, report. Stops on the
+//! cancellation token; with `once` it stops when the inbox and the pipeline are drained.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
 use tokio_util::sync::CancellationToken;
 
-use crate::channels::{DeliveryError, Sink, Source};
+use crate::channels::{DeliveryError, Sink, Source, SourceError};
 use crate::domain::{MessageId, Reason, ReasonCode};
 use crate::pipeline::act::OutgoingKind;
 use crate::pipeline::Pipeline;
@@ -28,29 +29,23 @@ pub struct RunStats {
     pub failed: usize,
 }
 
+/// After a batch in which nothing could be processed, wait this long before trying again.
+const FAILURE_PAUSE: Duration = Duration::from_millis(500);
+
 impl Worker {
-    pub async fn run(
-        &mut self,
-        once: bool,
-        cancel: &CancellationToken,
-        reporter: &mut Reporter,
-    ) -> Result<RunStats, StoreError> {
+    pub async fn run(&mut self, once: bool, cancel: &CancellationToken, reporter: &mut Reporter) -> Result<RunStats, StoreError> {
         let rescan = Duration::from_millis(self.pipeline.settings.worker.rescan_interval_ms);
         let mut stats = RunStats::default();
         // Deliveries left over from a previous run (crash or transient failure) go first.
-        self.deliver_due(None).await?;
+        self.deliver_due().await?;
         loop {
-            if let Err(e) = self.source.collect(self.store.as_ref()).await {
-                tracing::error!(source = self.source.name(), error = %e, "collecting new messages failed");
-                if once {
-                    return Err(match e {
-                        crate::channels::SourceError::Store(s) => s,
-                        other => StoreError::Corrupt(other.to_string()),
-                    });
-                }
+            match self.source.collect(self.store.as_ref()).await {
+                Ok(_) => {}
+                Err(SourceError::Store(e)) if once => return Err(e),
+                Err(e) => tracing::error!(source = self.source.name(), error = %e, "collecting new messages failed"),
             }
             self.drain(cancel, reporter, &mut stats).await?;
-            self.deliver_due(None).await?;
+            self.deliver_due().await?;
             if once || cancel.is_cancelled() {
                 return Ok(stats);
             }
@@ -61,114 +56,118 @@ impl Worker {
         }
     }
 
-    /// Triages pending messages until none is left (or shutdown is requested).
+    /// Triages pending messages, a batch at a time, until none is left or shutdown is asked.
     async fn drain(&mut self, cancel: &CancellationToken, reporter: &mut Reporter, stats: &mut RunStats) -> Result<(), StoreError> {
-        let batch = self.pipeline.settings.worker.batch_size;
-        let max_attempts = self.pipeline.settings.worker.max_attempts;
-        loop {
-            let pending = self.store.pending(batch).await?;
+        let settings = &self.pipeline.settings.worker;
+        let (batch_size, max_attempts) = (settings.batch_size, settings.max_attempts);
+        while !cancel.is_cancelled() {
+            let pending = self.store.pending(batch_size).await?;
             if pending.is_empty() {
                 return Ok(());
             }
-            let mut progressed = false;
-            for stored in pending {
-                if cancel.is_cancelled() {
-                    return Ok(());
-                }
-                crate::crashpoint!("before_triage");
-                let result = match self.pipeline.triage(&stored, self.store.as_ref()).await {
-                    Ok(outcome) => self.store.record(&outcome).await.map(|()| outcome),
-                    Err(e) => Err(e),
-                };
-                match result {
-                    Ok(mut outcome) => {
-                        crate::crashpoint!("after_record");
-                        let sent = self.deliver_due(Some(outcome.message)).await?;
-                        let reply = sent.into_iter().find(|(k, _)| *k == OutgoingKind::Reply).map(|(_, id)| id);
-                        let expects_reply = outcome.outgoing.iter().any(|o| o.kind == OutgoingKind::Reply);
-                        if expects_reply && reply.is_none() {
-                            outcome.reasons.push(Reason::new(ReasonCode::ReplyPending, "reply queued; delivery will be retried"));
-                        }
-                        reporter.report(&outcome, reply.as_ref());
-                        stats.processed += 1;
-                        progressed = true;
+            let outcomes = match self.pipeline.triage(&pending, self.store.as_ref()).await {
+                Ok(outcomes) => outcomes,
+                Err(e) => {
+                    stats.failed += pending.len();
+                    for m in &pending {
+                        self.failed(m.id, &e, max_attempts).await?;
                     }
-                    Err(e) => {
-                        stats.failed += 1;
-                        tracing::error!(message = stored.id, error = %e, "processing failed");
-                        if self.store.record_failure(stored.id, &e.to_string(), max_attempts).await? {
-                            tracing::error!(message = stored.id, "quarantined after {max_attempts} failed attempts");
-                            progressed = true;
-                        }
-                    }
+                    tokio::time::sleep(FAILURE_PAUSE).await;
+                    continue;
                 }
-            }
-            if !progressed {
-                // Everything in this batch failed: wait before trying again instead of spinning.
-                tokio::time::sleep(Duration::from_millis(500)).await;
+            };
+            let items = match self.store.record(&outcomes).await {
+                Ok(items) => items,
+                Err(e) => {
+                    stats.failed += outcomes.len();
+                    for o in &outcomes {
+                        self.failed(o.message, &e, max_attempts).await?;
+                    }
+                    tokio::time::sleep(FAILURE_PAUSE).await;
+                    continue;
+                }
+            };
+            crate::crashpoint!("after_record");
+            let sent = self.deliver(items).await?;
+            for mut outcome in outcomes {
+                let reply = sent.get(&(outcome.message, OutgoingKind::Reply));
+                if reply.is_none() && outcome.outgoing.iter().any(|o| o.kind == OutgoingKind::Reply) {
+                    outcome.reasons.push(Reason::new(ReasonCode::ReplyPending, "reply queued; delivery will be retried"));
+                }
+                reporter.report(&outcome, reply);
+                stats.processed += 1;
             }
         }
+        Ok(())
     }
 
-    /// Delivers outbox rows that are due (those of one message, or all). Returns what was
-    /// delivered now.
-    async fn deliver_due(&self, message: Option<i64>) -> Result<Vec<(OutgoingKind, MessageId)>, StoreError> {
-        let mut sent = Vec::new();
+    async fn failed(&self, message: i64, error: &StoreError, max_attempts: u32) -> Result<bool, StoreError> {
+        tracing::error!(message, %error, "processing failed");
+        let quarantined = self.store.record_failure(message, &error.to_string(), max_attempts).await?;
+        if quarantined {
+            tracing::error!(message, "quarantined after {max_attempts} failed attempts");
+        }
+        Ok(quarantined)
+    }
+
+    /// Delivers every outbox row that is due (retries and leftovers of a previous run).
+    async fn deliver_due(&self) -> Result<(), StoreError> {
         loop {
-            let due = self.store.due_outbox(Utc::now(), message, 256).await?;
+            let due = self.store.due_outbox(Utc::now(), 256).await?;
             if due.is_empty() {
-                return Ok(sent);
+                return Ok(());
             }
-            let mut progressed = false;
-            for item in due {
-                if let Some(kind) = self.deliver(&item).await? {
-                    sent.push((kind, item.rfc_message_id.clone()));
-                }
-                progressed = true;
-            }
-            if !progressed || message.is_some() {
-                return Ok(sent);
-            }
+            // Each row is now sent, rescheduled for later or failed: the next query moves on.
+            self.deliver(due).await?;
         }
     }
 
-    async fn deliver(&self, item: &OutboxItem) -> Result<Option<OutgoingKind>, StoreError> {
+    /// Delivers `items`; returns the Message-IDs delivered, by (inbound message, kind).
+    async fn deliver(&self, items: Vec<OutboxItem>) -> Result<HashMap<(i64, OutgoingKind), MessageId>, StoreError> {
+        let mut done = Vec::new();
+        let mut todo = Vec::new();
+        for item in items {
+            // A previous attempt may have delivered it before the process died: check, never resend.
+            match item.attempts {
+                0 => todo.push(item),
+                _ => match self.sink.delivered(&item).await {
+                    Ok(true) => done.push(item),
+                    Ok(false) => todo.push(item),
+                    Err(e) => self.delivery_failed(&item, e).await?,
+                },
+            }
+        }
+        if !todo.is_empty() {
+            let ids: Vec<i64> = todo.iter().map(|i| i.id).collect();
+            self.store.begin_delivery(&ids).await?;
+            crate::crashpoint!("before_sink_write");
+            let results = self.sink.deliver(&todo).await;
+            crate::crashpoint!("after_sink_write");
+            for (item, result) in todo.into_iter().zip(results) {
+                match result {
+                    Ok(()) => done.push(item),
+                    Err(e) => self.delivery_failed(&item, e).await?,
+                }
+            }
+        }
+        let ids: Vec<i64> = done.iter().map(|i| i.id).collect();
+        self.store.mark_sent(&ids, Utc::now()).await?;
+        Ok(done.into_iter().map(|i| ((i.message, i.kind), i.rfc_message_id)).collect())
+    }
+
+    async fn delivery_failed(&self, item: &OutboxItem, error: DeliveryError) -> Result<(), StoreError> {
         let max_attempts = self.pipeline.settings.worker.max_attempts;
-        // A previous attempt may have delivered it before the process died: check, never resend.
-        let outcome = if item.attempts > 0 {
-            match self.sink.delivered(item).await {
-                Ok(true) => Ok(()),
-                Ok(false) => self.attempt(item).await,
-                Err(e) => Err(e),
-            }
-        } else {
-            self.attempt(item).await
-        };
-        match outcome {
-            Ok(()) => {
-                self.store.mark_sent(item.id, Utc::now()).await?;
-                Ok(Some(item.kind))
-            }
-            Err(DeliveryError::Transient(e)) if item.attempts + 1 < max_attempts => {
+        match error {
+            DeliveryError::Transient(e) if item.attempts + 1 < max_attempts => {
                 let delay = chrono::Duration::seconds(5 * 2i64.pow(item.attempts.min(10)));
                 tracing::warn!(outbox = item.id, error = %e, "delivery failed; retrying");
-                self.store.mark_delivery_failed(item.id, &e, Some(Utc::now() + delay)).await?;
-                Ok(None)
+                self.store.mark_delivery_failed(item.id, &e, Some(Utc::now() + delay)).await
             }
-            Err(e) => {
+            e => {
                 tracing::error!(outbox = item.id, error = %e, "delivery failed for good");
-                self.store.mark_delivery_failed(item.id, &e.to_string(), None).await?;
-                Ok(None)
+                self.store.mark_delivery_failed(item.id, &e.to_string(), None).await
             }
         }
-    }
-
-    async fn attempt(&self, item: &OutboxItem) -> Result<(), DeliveryError> {
-        self.store.begin_delivery(item.id).await.map_err(|e| DeliveryError::Transient(e.to_string()))?;
-        crate::crashpoint!("before_sink_write");
-        let result = self.sink.deliver(item).await;
-        crate::crashpoint!("after_sink_write");
-        result
     }
 }
 
@@ -184,8 +183,8 @@ macro_rules! crashpoint {
 
 #[cfg(debug_assertions)]
 pub fn crash_if_requested(name: &str) {
-    use std::sync::atomic::{AtomicU64, Ordering};
     use std::sync::LazyLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
     static TARGET: LazyLock<Option<(String, u64)>> = LazyLock::new(|| {
         let spec = std::env::var("SWITCHYARD_CRASHPOINT").ok()?;
         let (name, n) = spec.split_once(':')?;

@@ -54,4 +54,5 @@ CREATE TABLE outbox (
     sent_at           TEXT
 );
 CREATE INDEX outbox_pending ON outbox (next_attempt_at) WHERE state = 'pending';
+CREATE INDEX outbox_by_message ON outbox (message);
 CREATE INDEX outbox_replies_by_recipient ON outbox (recipient, created_at) WHERE kind = 'reply';

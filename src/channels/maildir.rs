@@ -1,18 +1,21 @@
 //! The embedded default channel: a Maildir inbox watched for new files (inotify, with a
 //! periodic rescan as backstop), and Maildir folders for the outbox (replies and alerts) and
 //! drafts. Processed mail moves from new/ to cur/; customer mail is never deleted.
+//!
+//! File work runs on the blocking pool, one task per chunk of messages rather than one per
+//! file operation: hand-offs between threads, not the disk, are what costs here.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use notify::{RecursiveMode, Watcher};
-use tokio::io::AsyncReadExt;
 use tokio::sync::mpsc;
 
 use super::{DeliveryError, Sink, Source, SourceError};
 use crate::pipeline::act::OutgoingKind;
-use crate::store::{NewMessage, OutboxItem, Store};
+use crate::store::{Ingested, NewMessage, OutboxItem, Store};
 
 /// Creates `dir/{new,cur,tmp}`.
 pub fn ensure(dir: &Path) -> std::io::Result<()> {
@@ -26,13 +29,22 @@ pub struct MaildirSource {
     name: String,
     dir: PathBuf,
     max_bytes: u64,
+    /// Files read and stored per transaction.
+    chunk: usize,
     events: mpsc::Receiver<()>,
     /// Kept alive for as long as the source: dropping it stops the notifications.
     _watcher: Option<notify::RecommendedWatcher>,
 }
 
+/// A file read from new/: its name, its bytes (at most the size limit plus one) and its size.
+struct Arrival {
+    name: String,
+    raw: Vec<u8>,
+    len: u64,
+}
+
 impl MaildirSource {
-    pub fn open(dir: &Path, max_bytes: u64) -> std::io::Result<Self> {
+    pub fn open(dir: &Path, max_bytes: u64, chunk: usize) -> std::io::Result<Self> {
         ensure(dir)?;
         let (tx, events) = mpsc::channel(1);
         let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
@@ -52,22 +64,49 @@ impl MaildirSource {
                 None
             }
         };
-        Ok(Self { name: format!("maildir:{}", dir.display()), dir: dir.to_path_buf(), max_bytes, events, _watcher: watcher })
+        Ok(Self { name: format!("maildir:{}", dir.display()), dir: dir.to_path_buf(), max_bytes, chunk: chunk.max(1), events, _watcher: watcher })
     }
 
-    fn io_error(&self, what: &str, e: std::io::Error) -> SourceError {
+    fn io_error(&self, what: &str, e: impl std::fmt::Display) -> SourceError {
         SourceError::Io { channel: self.name.clone(), message: format!("{what}: {e}") }
     }
+}
 
-    /// Reads a message, but never more than the size limit plus one byte: an oversized file is
-    /// stored as a prefix with its real length, and the parse stage quarantines it.
-    async fn read_capped(&self, path: &Path) -> std::io::Result<(Vec<u8>, u64)> {
-        let file = tokio::fs::File::open(path).await?;
-        let len = file.metadata().await?.len();
-        let mut buf = Vec::with_capacity(len.min(self.max_bytes + 1) as usize);
-        file.take(self.max_bytes + 1).read_to_end(&mut buf).await?;
-        Ok((buf, len))
+/// Names in new/, oldest first where they are Maildir's time-based names, else by name.
+fn list_new(new_dir: &Path) -> std::io::Result<Vec<String>> {
+    let mut names: Vec<String> = std::fs::read_dir(new_dir)?
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with('.'))
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
+/// Reads a chunk of files. An oversized file is read only up to the limit plus one byte and
+/// stored with its real size, so the parse stage quarantines it. Unreadable files stay in new/
+/// and are retried at the next scan: nothing is dropped.
+fn read_chunk(new_dir: &Path, names: &[String], max_bytes: u64) -> Vec<Arrival> {
+    let mut out = Vec::with_capacity(names.len());
+    for name in names {
+        let path = new_dir.join(name);
+        let read = std::fs::File::open(&path).and_then(|f| {
+            let len = f.metadata()?.len();
+            let mut raw = Vec::with_capacity(len.min(max_bytes + 1) as usize);
+            f.take(max_bytes + 1).read_to_end(&mut raw)?;
+            Ok((raw, len))
+        });
+        match read {
+            Ok((raw, len)) => out.push(Arrival { name: name.clone(), raw, len }),
+            Err(e) => tracing::warn!(file = %name, error = %e, "cannot read inbox file; will retry"),
+        }
     }
+    out
+}
+
+/// The Maildir unique part of a file name, without the `:2,flags` suffix.
+fn base_name(name: &str) -> &str {
+    name.split(":2,").next().unwrap_or(name)
 }
 
 #[async_trait]
@@ -78,39 +117,36 @@ impl Source for MaildirSource {
 
     async fn collect(&mut self, store: &dyn Store) -> Result<usize, SourceError> {
         let new_dir = self.dir.join("new");
-        let mut names = Vec::new();
-        let mut entries = tokio::fs::read_dir(&new_dir).await.map_err(|e| self.io_error("listing new/", e))?;
-        while let Some(entry) = entries.next_entry().await.map_err(|e| self.io_error("listing new/", e))? {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if !name.starts_with('.') {
-                names.push(name);
-            }
-        }
-        // Oldest first where names are Maildir's time-based ones; name order otherwise.
-        names.sort();
+        let listing = new_dir.clone();
+        let names = tokio::task::spawn_blocking(move || list_new(&listing))
+            .await
+            .map_err(|e| self.io_error("listing new/", e))?
+            .map_err(|e| self.io_error("listing new/", e))?;
         let mut stored = 0;
-        for name in names {
-            let path = new_dir.join(&name);
-            let (raw, len) = match self.read_capped(&path).await {
-                Ok(r) => r,
-                Err(e) => {
-                    // Left in new/ and retried at the next scan; nothing is dropped.
-                    tracing::warn!(file = %name, error = %e, "cannot read inbox file; will retry");
-                    continue;
-                }
-            };
-            let base = name.split(":2,").next().unwrap_or(&name);
-            let ingested = store
-                .ingest(NewMessage { channel: &self.name, channel_ref: base, raw: &raw, stored_len: len })
-                .await?;
-            if matches!(ingested, crate::store::Ingested::New(_)) {
-                stored += 1;
-            }
+        for chunk in names.chunks(self.chunk) {
+            let (dir, chunk_names, max) = (new_dir.clone(), chunk.to_vec(), self.max_bytes);
+            let arrivals = tokio::task::spawn_blocking(move || read_chunk(&dir, &chunk_names, max))
+                .await
+                .map_err(|e| self.io_error("reading new/", e))?;
+            let messages: Vec<NewMessage<'_>> = arrivals
+                .iter()
+                .map(|a| NewMessage { channel: &self.name, channel_ref: base_name(&a.name), raw: &a.raw, stored_len: a.len })
+                .collect();
+            let results = store.ingest(&messages).await?;
+            stored += results.iter().filter(|r| matches!(r, Ingested::New(_))).count();
             crate::crashpoint!("after_ingest");
-            let target = self.dir.join("cur").join(format!("{base}:2,S"));
-            if let Err(e) = tokio::fs::rename(&path, &target).await {
-                tracing::warn!(file = %name, error = %e, "stored but cannot move to cur/; it will be skipped as already stored");
-            }
+            // Only now, with the messages stored, are they acknowledged by moving them to cur/.
+            let (dir, done): (PathBuf, Vec<String>) = (self.dir.clone(), arrivals.into_iter().map(|a| a.name).collect());
+            tokio::task::spawn_blocking(move || {
+                for name in done {
+                    let target = dir.join("cur").join(format!("{}:2,S", base_name(&name)));
+                    if let Err(e) = std::fs::rename(dir.join("new").join(&name), target) {
+                        tracing::warn!(file = %name, error = %e, "stored but cannot move to cur/; it will be skipped as already stored");
+                    }
+                }
+            })
+            .await
+            .map_err(|e| self.io_error("moving to cur/", e))?;
         }
         Ok(stored)
     }
@@ -155,37 +191,52 @@ impl MaildirSink {
     }
 }
 
-fn transient(e: std::io::Error) -> DeliveryError {
-    DeliveryError::Transient(e.to_string())
+/// Writes to tmp/ and renames into place: rename() is atomic, so a reader sees the whole
+/// message or none of it, and an existing file is never written twice.
+fn write_once(tmp: &Path, target: &Path, raw: &[u8]) -> Result<(), DeliveryError> {
+    if target.exists() {
+        return Ok(());
+    }
+    std::fs::write(tmp, raw).and_then(|()| std::fs::rename(tmp, target)).map_err(|e| DeliveryError::Transient(e.to_string()))
 }
 
 #[async_trait]
 impl Sink for MaildirSink {
-    async fn deliver(&self, item: &OutboxItem) -> Result<(), DeliveryError> {
-        if tokio::fs::try_exists(self.final_path(item)).await.map_err(transient)? {
-            return Ok(());
-        }
-        let folder = self.folder(item.kind);
-        let tmp = folder.join("tmp").join(Self::file_name(item));
-        tokio::fs::write(&tmp, &item.raw).await.map_err(transient)?;
-        // rename() is atomic: a reader sees the whole message or none of it.
-        tokio::fs::rename(&tmp, self.final_path(item)).await.map_err(transient)
+    async fn deliver(&self, items: &[OutboxItem]) -> Vec<Result<(), DeliveryError>> {
+        let jobs: Vec<(PathBuf, PathBuf, Vec<u8>)> = items
+            .iter()
+            .map(|i| (self.folder(i.kind).join("tmp").join(Self::file_name(i)), self.final_path(i), i.raw.clone()))
+            .collect();
+        let n = jobs.len();
+        tokio::task::spawn_blocking(move || {
+            jobs.iter()
+                .map(|(tmp, target, raw)| {
+                    let r = write_once(tmp, target, raw);
+                    crate::crashpoint!("after_sink_item");
+                    r
+                })
+                .collect()
+        })
+        .await
+        .unwrap_or_else(|e| (0..n).map(|_| Err(DeliveryError::Transient(format!("writer task failed: {e}")))).collect())
     }
 
     async fn delivered(&self, item: &OutboxItem) -> Result<bool, DeliveryError> {
-        let name = Self::file_name(item);
-        if tokio::fs::try_exists(self.final_path(item)).await.map_err(transient)? {
-            return Ok(true);
-        }
-        // A mail client may have moved it to cur/ and added flags.
-        let mut entries = tokio::fs::read_dir(self.folder(item.kind).join("cur")).await.map_err(transient)?;
-        while let Some(entry) = entries.next_entry().await.map_err(transient)? {
-            let file = entry.file_name();
-            let file = file.to_string_lossy();
-            if file == name || file.starts_with(&format!("{name}:")) {
+        let (name, target, cur) = (Self::file_name(item), self.final_path(item), self.folder(item.kind).join("cur"));
+        tokio::task::spawn_blocking(move || {
+            if target.exists() {
                 return Ok(true);
             }
-        }
-        Ok(false)
+            // A mail client may have moved it to cur/ and added flags.
+            let found = std::fs::read_dir(&cur)?.filter_map(|e| e.ok()).any(|e| {
+                let file = e.file_name();
+                let file = file.to_string_lossy();
+                file == name || file.starts_with(&format!("{name}:"))
+            });
+            Ok(found)
+        })
+        .await
+        .map_err(|e| DeliveryError::Transient(e.to_string()))?
+        .map_err(|e: std::io::Error| DeliveryError::Transient(e.to_string()))
     }
 }

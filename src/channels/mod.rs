@@ -40,7 +40,8 @@ pub enum DeliveryError {
 
 #[async_trait]
 pub trait Sink: Send + Sync {
-    async fn deliver(&self, item: &OutboxItem) -> Result<(), DeliveryError>;
+    /// Delivers each item; the results are in the same order.
+    async fn deliver(&self, items: &[OutboxItem]) -> Vec<Result<(), DeliveryError>>;
     /// Whether `item` was already delivered: used when a previous attempt's outcome is
     /// unknown, so nothing is sent twice.
     async fn delivered(&self, item: &OutboxItem) -> Result<bool, DeliveryError>;

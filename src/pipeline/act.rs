@@ -14,7 +14,7 @@ use super::parse::ParsedMessage;
 use crate::config::BrandSettings;
 use crate::domain::{EmailAddress, MessageId};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OutgoingKind {
     /// To the customer, sent now.

@@ -68,20 +68,20 @@ pub fn run(text: &str, facts: &[Fact], allowlist: &Allowlist, lang: Language) ->
 }
 
 static URL: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r#"(?i)\bhttps?://[^\s<>()\[\]"']+|\bwww\.[a-z0-9.-]+\.[a-z]{2,}[^\s<>()\[\]"']*"#).expect("regex"));
+    LazyLock::new(|| crate::text::regex(r#"(?i)\bhttps?://[^\s<>()\[\]"']+|\bwww\.[a-z0-9.-]+\.[a-z]{2,}[^\s<>()\[\]"']*"#));
 static EMAIL: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}").expect("regex"));
-static TIME: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\b([01]?\d|2[0-3])[:h]([0-5]\d)\b").expect("regex"));
-static PERCENT: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\d+(?:[.,]\d+)?\s?%").expect("regex"));
+    LazyLock::new(|| crate::text::regex(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"));
+static TIME: LazyLock<Regex> = LazyLock::new(|| crate::text::regex(r"\b([01]?\d|2[0-3])[:h]([0-5]\d)\b"));
+static PERCENT: LazyLock<Regex> = LazyLock::new(|| crate::text::regex(r"\d+(?:[.,]\d+)?\s?%"));
 static EIRCODE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\b[AC-FHKNPRTV-Y]\d{2}\s[AC-FHKNPRTV-Y0-9]{4}\b").expect("regex"));
+    LazyLock::new(|| crate::text::regex(r"\b[AC-FHKNPRTV-Y]\d{2}\s[AC-FHKNPRTV-Y0-9]{4}\b"));
 /// Tokens mixing letters and digits: POD, CUPS, PCE, invoice numbers, routing keys.
-static MIXED: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\b[A-Za-z0-9][A-Za-z0-9-]*\d[A-Za-z0-9-]*\b").expect("regex"));
+static MIXED: LazyLock<Regex> = LazyLock::new(|| crate::text::regex(r"\b[A-Za-z0-9][A-Za-z0-9-]*\d[A-Za-z0-9-]*\b"));
 /// Digit sequences of six or more digits, with or without separators: ids and phone numbers.
 static DIGIT_RUN: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?:\+\d{1,3}[ .-]?)?\d(?:[ .-]?\d){5,}").expect("regex"));
+    LazyLock::new(|| crate::text::regex(r"(?:\+\d{1,3}[ .-]?)?\d(?:[ .-]?\d){5,}"));
 static NUMBER: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\d{1,3}(?:[.,\x{202f}\x{a0}]\d{3})+(?:[.,]\d+)?|\d+(?:[.,]\d+)?").expect("regex"));
+    LazyLock::new(|| crate::text::regex(r"\d{1,3}(?:[.,\x{202f}\x{a0}]\d{3})+(?:[.,]\d+)?|\d+(?:[.,]\d+)?"));
 
 /// Every checkable claim in `text`, in order. Extractors run from the most specific to the
 /// most general and a span taken by one is not read again.

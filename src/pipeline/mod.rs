@@ -12,6 +12,7 @@ pub mod identify;
 pub mod parse;
 pub mod policy;
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{Local, NaiveDateTime, Utc};
@@ -20,7 +21,7 @@ use serde::Serialize;
 use crate::config::Settings;
 use crate::connectors::Connectors;
 use crate::domain::{Claim, Decision, Fact, Intent, Language, Reason, ReasonCode, Urgency};
-use crate::store::{StoreError, Store, StoredMessage};
+use crate::store::{SenderLookup, Store, StoreError, StoredMessage};
 use act::Outgoing;
 use draft::{Draft, DraftInput, Templates};
 use factcheck::Allowlist;
@@ -75,6 +76,31 @@ impl Outcome {
     }
 }
 
+/// Decisions taken in the current batch but not committed yet. The guard must see them as if
+/// they were in the store: a duplicate or a fourth reply to one sender can be in the same batch.
+#[derive(Debug, Default)]
+pub struct Uncommitted {
+    message_ids: HashSet<String>,
+    replies: HashMap<String, u32>,
+}
+
+impl Uncommitted {
+    pub fn note(&mut self, outcome: &Outcome) {
+        if let Some(id) = &outcome.message_id {
+            self.message_ids.insert(id.clone());
+        }
+        for out in outcome.outgoing.iter().filter(|o| o.kind == act::OutgoingKind::Reply) {
+            *self.replies.entry(out.recipient.to_string()).or_default() += 1;
+        }
+    }
+
+    fn add_to(&self, mut history: guard::SenderHistory, parsed: &parse::ParsedMessage) -> guard::SenderHistory {
+        history.message_id_seen |= parsed.message_id.as_ref().is_some_and(|m| self.message_ids.contains(m.as_str()));
+        history.recent_auto_replies += self.replies.get(parsed.from.as_str()).copied().unwrap_or(0);
+        history
+    }
+}
+
 /// The utility's local time, or a fixed one so demo data and tests are reproducible.
 #[derive(Debug, Clone, Copy)]
 pub enum LocalClock {
@@ -116,18 +142,41 @@ impl Pipeline {
         Self { settings, connectors, model, templates, allowlist, clock }
     }
 
-    /// Runs every stage for one stored message. Only store errors escape: everything else
-    /// becomes part of the outcome (quarantine, approval with a reason).
-    pub async fn triage(&self, stored: &StoredMessage, store: &dyn Store) -> Result<Outcome, StoreError> {
+    /// Runs every stage for a batch of stored messages, in order. Only store errors escape:
+    /// everything else becomes part of an outcome (quarantine, approval with a reason).
+    /// The batch is parsed first so the sender histories come from the store in one query.
+    pub async fn triage(&self, batch: &[StoredMessage], store: &dyn Store) -> Result<Vec<Outcome>, StoreError> {
         let s = &self.settings;
-        let version = &s.policy.version;
         let limits = parse::Limits { max_bytes: s.worker.max_message_bytes };
-        let parsed = match parse::run(&stored.raw, stored.stored_len, limits) {
-            Ok(p) => p,
-            Err(e) => return Ok(Outcome::early(stored, Decision::Quarantine, vec![e.reason()], version)),
-        };
+        let parsed: Vec<Result<parse::ParsedMessage, parse::ParseError>> =
+            batch.iter().map(|m| parse::run(&m.raw, m.stored_len, limits)).collect();
+        let lookups: Vec<SenderLookup<'_>> = batch
+            .iter()
+            .zip(&parsed)
+            .filter_map(|(m, p)| p.as_ref().ok().map(|p| SenderLookup { message: m.id, message_id: p.message_id.as_ref(), sender: &p.from }))
+            .collect();
         let since = Utc::now() - chrono::Duration::hours(s.guard.reply_window_hours.into());
-        let history = store.sender_history(stored.id, parsed.message_id.as_ref(), &parsed.from, since).await?;
+        let mut histories = store.sender_histories(&lookups, since).await?.into_iter();
+        let mut uncommitted = Uncommitted::default();
+        let mut outcomes = Vec::with_capacity(batch.len());
+        for (stored, parsed) in batch.iter().zip(parsed) {
+            crate::crashpoint!("before_triage");
+            let outcome = match parsed {
+                Err(e) => Outcome::early(stored, Decision::Quarantine, vec![e.reason()], &s.policy.version),
+                Ok(p) => {
+                    let history = histories.next().ok_or_else(|| StoreError::Corrupt("sender history missing".into()))?;
+                    let history = uncommitted.add_to(history, &p);
+                    self.after_parse(stored, p, history).await
+                }
+            };
+            uncommitted.note(&outcome);
+            outcomes.push(outcome);
+        }
+        Ok(outcomes)
+    }
+
+    async fn after_parse(&self, stored: &StoredMessage, parsed: parse::ParsedMessage, history: guard::SenderHistory) -> Outcome {
+        let s = &self.settings;
         let mut own = s.guard.own_addresses.clone();
         own.push(s.brand.from_address.clone());
         let rules = GuardRules {
@@ -136,15 +185,14 @@ impl Pipeline {
             max_auto_replies: s.guard.max_auto_replies_per_sender,
         };
         let (message_id, from) = (parsed.message_id.as_ref().map(|m| m.to_string()), parsed.from.to_string());
-        let admitted = match guard::run(parsed, history, &rules) {
-            Verdict::Admit(a) => a,
+        match guard::run(parsed, history, &rules) {
+            Verdict::Admit(admitted) => self.decide(stored, admitted).await,
             Verdict::Stop(reasons) => {
-                let mut o = Outcome::early(stored, Decision::Ignore, reasons, version);
+                let mut o = Outcome::early(stored, Decision::Ignore, reasons, &s.policy.version);
                 (o.message_id, o.from) = (message_id, Some(from));
-                return Ok(o);
+                o
             }
-        };
-        Ok(self.decide(stored, admitted).await)
+        }
     }
 
     async fn decide(&self, stored: &StoredMessage, admitted: guard::Admitted) -> Outcome {

@@ -33,10 +33,17 @@ pub struct NewMessage<'a> {
     pub stored_len: u64,
 }
 
+/// What the guard asks the store about one message.
+pub struct SenderLookup<'a> {
+    pub message: i64,
+    pub message_id: Option<&'a MessageId>,
+    pub sender: &'a EmailAddress,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ingested {
     New(i64),
-    AlreadyStored(i64),
+    AlreadyStored,
 }
 
 #[derive(Debug, Clone)]
@@ -74,37 +81,33 @@ pub struct Counts {
 
 #[async_trait]
 pub trait Store: Send + Sync {
-    /// Stores an inbound message once; a repeated (channel, ref) returns the existing id.
-    async fn ingest(&self, message: NewMessage<'_>) -> Result<Ingested, StoreError>;
+    /// Stores inbound messages in one transaction; a repeated (channel, ref) is not stored
+    /// again. Returns, in order, whether each one was new.
+    async fn ingest(&self, messages: &[NewMessage<'_>]) -> Result<Vec<Ingested>, StoreError>;
 
     /// Up to `limit` messages not yet decided, oldest first.
     async fn pending(&self, limit: u32) -> Result<Vec<StoredMessage>, StoreError>;
 
-    /// Whether another message with this Message-ID was decided, and how many automatic
-    /// replies went to `sender` since `since`.
-    async fn sender_history(
-        &self,
-        message: i64,
-        message_id: Option<&MessageId>,
-        sender: &EmailAddress,
-        since: DateTime<Utc>,
-    ) -> Result<SenderHistory, StoreError>;
+    /// For each message: whether another message with its Message-ID was decided, and how
+    /// many automatic replies went to its sender since `since`. In the order given.
+    async fn sender_histories(&self, lookups: &[SenderLookup<'_>], since: DateTime<Utc>) -> Result<Vec<SenderHistory>, StoreError>;
 
-    /// Writes the decision, its outbox rows and marks the message done: one transaction.
-    async fn record(&self, outcome: &Outcome) -> Result<(), StoreError>;
+    /// Writes each decision with its outbox rows and marks its message done, all in one
+    /// transaction. Returns the outbox rows created, ready for delivery.
+    async fn record(&self, outcomes: &[Outcome]) -> Result<Vec<OutboxItem>, StoreError>;
 
     /// Counts a failed attempt; after `max_attempts` the message is quarantined with `error`.
     /// Returns true when it was quarantined.
     async fn record_failure(&self, message: i64, error: &str, max_attempts: u32) -> Result<bool, StoreError>;
 
-    /// Outbox rows due for delivery (optionally only those of one message).
-    async fn due_outbox(&self, now: DateTime<Utc>, message: Option<i64>, limit: u32) -> Result<Vec<OutboxItem>, StoreError>;
+    /// Outbox rows due for delivery, oldest first.
+    async fn due_outbox(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<OutboxItem>, StoreError>;
 
     /// Counts a delivery attempt before it starts, so after a crash a pending row with
     /// attempts > 0 is known to have an unknown outcome and is checked, not re-sent.
-    async fn begin_delivery(&self, outbox: i64) -> Result<(), StoreError>;
+    async fn begin_delivery(&self, outbox: &[i64]) -> Result<(), StoreError>;
 
-    async fn mark_sent(&self, outbox: i64, at: DateTime<Utc>) -> Result<(), StoreError>;
+    async fn mark_sent(&self, outbox: &[i64], at: DateTime<Utc>) -> Result<(), StoreError>;
 
     /// A failed delivery: retried at `retry_at`, or failed for good when `None`.
     async fn mark_delivery_failed(&self, outbox: i64, error: &str, retry_at: Option<DateTime<Utc>>) -> Result<(), StoreError>;

@@ -12,9 +12,10 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlSafeStr, SqlitePool};
 
-use super::{Counts, Ingested, NewMessage, OutboxItem, Store, StoreError, StoredMessage};
+use super::{Counts, Ingested, NewMessage, OutboxItem, SenderLookup, Store, StoreError, StoredMessage};
 use crate::domain::{EmailAddress, MessageId};
 use crate::pipeline::Outcome;
+use crate::pipeline::act::Outgoing;
 use crate::pipeline::act::OutgoingKind;
 use crate::pipeline::guard::SenderHistory;
 
@@ -33,6 +34,8 @@ impl SqliteStore {
             // commits, and then the inbox files and the outbox check recover them.
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
+            // 16 MiB of page cache keeps the indexes the guard reads in memory.
+            .pragma("cache_size", "-16384")
             .foreign_keys(true);
         // One writer connection: SQLite serialises writes anyway, and one connection keeps the
         // read-your-writes order the pipeline relies on.
@@ -65,34 +68,58 @@ fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Rows per multi-row statement: 17 columns × 512 rows stays under SQLite's 32,766 variables.
+const MAX_ROWS: usize = 512;
+
+/// `<head> (?, …), (?, …) <tail>`: one statement for many rows. Only the number of
+/// placeholders varies, never anything taken from data.
+fn multi_row(head: &str, columns: usize, rows: usize, tail: &str) -> String {
+    let row = format!("({})", vec!["?"; columns].join(", "));
+    format!("{head} {} {tail}", vec![row; rows].join(", "))
+}
+
+fn outbox_item(r: &sqlx::sqlite::SqliteRow) -> Result<OutboxItem, StoreError> {
+    let kind: String = r.get("kind");
+    let mid: String = r.get("rfc_message_id");
+    let rcpt: String = r.get("recipient");
+    Ok(OutboxItem {
+        id: r.get("id"),
+        message: r.get("message"),
+        kind: OutgoingKind::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("outbox kind `{kind}`")))?,
+        rfc_message_id: MessageId::parse(&mid).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        recipient: EmailAddress::parse(&rcpt).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        raw: r.get("raw"),
+        attempts: r.get::<i64, _>("attempts") as u32,
+    })
+}
+
 fn json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("serialisable")
 }
 
 #[async_trait]
 impl Store for SqliteStore {
-    async fn ingest(&self, m: NewMessage<'_>) -> Result<Ingested, StoreError> {
-        let inserted = sqlx::query(
-            "INSERT INTO messages (channel, channel_ref, raw, raw_sha256, stored_len, received_at)
-             VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (channel, channel_ref) DO NOTHING RETURNING id",
-        )
-        .bind(m.channel)
-        .bind(m.channel_ref)
-        .bind(m.raw)
-        .bind(sha256_hex(m.raw))
-        .bind(m.stored_len as i64)
-        .bind(Utc::now())
-        .fetch_optional(&self.pool)
-        .await?;
-        if let Some(row) = inserted {
-            return Ok(Ingested::New(row.get(0)));
+    async fn ingest(&self, messages: &[NewMessage<'_>]) -> Result<Vec<Ingested>, StoreError> {
+        let now = Utc::now();
+        let mut ids = std::collections::HashMap::new();
+        for chunk in messages.chunks(MAX_ROWS) {
+            // One statement per chunk: each statement is a round trip to SQLite's thread.
+            let sql = multi_row(
+                "INSERT INTO messages (channel, channel_ref, raw, raw_sha256, stored_len, received_at) VALUES",
+                6,
+                chunk.len(),
+                "ON CONFLICT (channel, channel_ref) DO NOTHING RETURNING channel_ref, id",
+            );
+            let mut q = sqlx::query_as::<_, (String, i64)>(sqlx::AssertSqlSafe(sql));
+            for m in chunk {
+                q = q.bind(m.channel).bind(m.channel_ref).bind(m.raw).bind(sha256_hex(m.raw)).bind(m.stored_len as i64).bind(now);
+            }
+            ids.extend(q.fetch_all(&self.pool).await?);
         }
-        let id: i64 = sqlx::query_scalar("SELECT id FROM messages WHERE channel = ? AND channel_ref = ?")
-            .bind(m.channel)
-            .bind(m.channel_ref)
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(Ingested::AlreadyStored(id))
+        Ok(messages
+            .iter()
+            .map(|m| ids.get(m.channel_ref).map_or(Ingested::AlreadyStored, |&id| Ingested::New(id)))
+            .collect())
     }
 
     async fn pending(&self, limit: u32) -> Result<Vec<StoredMessage>, StoreError> {
@@ -117,77 +144,113 @@ impl Store for SqliteStore {
             .collect())
     }
 
-    async fn sender_history(
-        &self,
-        message: i64,
-        message_id: Option<&MessageId>,
-        sender: &EmailAddress,
-        since: DateTime<Utc>,
-    ) -> Result<SenderHistory, StoreError> {
-        let message_id_seen = match message_id {
-            Some(mid) => sqlx::query("SELECT 1 FROM decisions WHERE header_message_id = ? AND message <> ? LIMIT 1")
-                .bind(mid.as_str())
-                .bind(message)
-                .fetch_optional(&self.pool)
-                .await?
-                .is_some(),
-            None => false,
-        };
-        let replies: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM outbox WHERE kind = 'reply' AND recipient = ? AND created_at >= ?",
+    async fn sender_histories(&self, lookups: &[SenderLookup<'_>], since: DateTime<Utc>) -> Result<Vec<SenderHistory>, StoreError> {
+        if lookups.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows: Vec<serde_json::Value> = lookups
+            .iter()
+            .map(|l| serde_json::json!({"id": l.message, "mid": l.message_id.map(MessageId::as_str), "from": l.sender.as_str()}))
+            .collect();
+        let found: Vec<(i64, bool, i64)> = sqlx::query_as(
+            "SELECT j.key,
+                    EXISTS (SELECT 1 FROM decisions d WHERE d.header_message_id = j.value ->> 'mid'
+                            AND d.message <> j.value ->> 'id'),
+                    (SELECT COUNT(*) FROM outbox o WHERE o.kind = 'reply' AND o.recipient = j.value ->> 'from'
+                            AND o.created_at >= ?1)
+             FROM json_each(?2) j ORDER BY j.key",
         )
-        .bind(sender.as_str())
         .bind(since)
-        .fetch_one(&self.pool)
+        .bind(serde_json::Value::Array(rows).to_string())
+        .fetch_all(&self.pool)
         .await?;
-        Ok(SenderHistory { message_id_seen, recent_auto_replies: replies as u32 })
+        if found.len() != lookups.len() {
+            return Err(StoreError::Corrupt(format!("{} sender histories for {} messages", found.len(), lookups.len())));
+        }
+        Ok(found.into_iter().map(|(_, seen, replies)| SenderHistory { message_id_seen: seen, recent_auto_replies: replies as u32 }).collect())
     }
 
-    async fn record(&self, o: &Outcome) -> Result<(), StoreError> {
+    async fn record(&self, outcomes: &[Outcome]) -> Result<Vec<OutboxItem>, StoreError> {
         let now = Utc::now();
+        let outgoing: Vec<(i64, &Outgoing)> =
+            outcomes.iter().flat_map(|o| o.outgoing.iter().map(move |out| (o.message, out))).collect();
+        let mut ids = std::collections::HashMap::new();
         let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "INSERT INTO decisions (message, header_message_id, sender, customer, language, intent, urgency,
-                confidence, decision, reasons, policy_version, model, facts, claims, draft_subject, draft_body, decided_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(o.message)
-        .bind(&o.message_id)
-        .bind(&o.from)
-        .bind(&o.customer)
-        .bind(o.language.map(|l| l.as_str()))
-        .bind(o.intent.map(|i| i.as_str()))
-        .bind(o.urgency.map(|u| u.as_str()))
-        .bind(o.confidence)
-        .bind(o.decision.as_str())
-        .bind(json(&o.reasons))
-        .bind(&o.policy_version)
-        .bind(&o.model)
-        .bind(json(&o.facts))
-        .bind(json(&o.claims))
-        .bind(o.draft.as_ref().map(|d| d.subject.as_str()))
-        .bind(o.draft.as_ref().map(|d| d.body.as_str()))
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        for out in &o.outgoing {
-            sqlx::query(
-                "INSERT INTO outbox (message, kind, rfc_message_id, recipient, raw, next_attempt_at, created_at)
-                 VALUES (?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(o.message)
-            .bind(out.kind.as_str())
-            .bind(out.message_id.as_str())
-            .bind(out.recipient.as_str())
-            .bind(&out.raw)
-            .bind(now)
-            .bind(now)
+        for chunk in outcomes.chunks(MAX_ROWS) {
+            let sql = multi_row(
+                "INSERT INTO decisions (message, header_message_id, sender, customer, language, intent, urgency,
+                    confidence, decision, reasons, policy_version, model, facts, claims, draft_subject, draft_body, decided_at) VALUES",
+                17,
+                chunk.len(),
+                "",
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for o in chunk {
+                q = q
+                    .bind(o.message)
+                    .bind(&o.message_id)
+                    .bind(&o.from)
+                    .bind(&o.customer)
+                    .bind(o.language.map(|l| l.as_str()))
+                    .bind(o.intent.map(|i| i.as_str()))
+                    .bind(o.urgency.map(|u| u.as_str()))
+                    .bind(o.confidence)
+                    .bind(o.decision.as_str())
+                    .bind(json(&o.reasons))
+                    .bind(&o.policy_version)
+                    .bind(&o.model)
+                    .bind(json(&o.facts))
+                    .bind(json(&o.claims))
+                    .bind(o.draft.as_ref().map(|d| d.subject.as_str()))
+                    .bind(o.draft.as_ref().map(|d| d.body.as_str()))
+                    .bind(now);
+            }
+            q.execute(&mut *tx).await?;
+        }
+        for chunk in outgoing.chunks(MAX_ROWS) {
+            let sql = multi_row(
+                "INSERT INTO outbox (message, kind, rfc_message_id, recipient, raw, next_attempt_at, created_at) VALUES",
+                7,
+                chunk.len(),
+                "RETURNING rfc_message_id, id",
+            );
+            let mut q = sqlx::query_as::<_, (String, i64)>(sqlx::AssertSqlSafe(sql));
+            for (message, out) in chunk {
+                q = q
+                    .bind(*message)
+                    .bind(out.kind.as_str())
+                    .bind(out.message_id.as_str())
+                    .bind(out.recipient.as_str())
+                    .bind(&out.raw)
+                    .bind(now)
+                    .bind(now);
+            }
+            ids.extend(q.fetch_all(&mut *tx).await?);
+        }
+        let done: Vec<i64> = outcomes.iter().map(|o| o.message).collect();
+        sqlx::query("UPDATE messages SET state = 'done' WHERE id IN (SELECT value FROM json_each(?))")
+            .bind(json(&done))
             .execute(&mut *tx)
             .await?;
-        }
-        sqlx::query("UPDATE messages SET state = 'done' WHERE id = ?").bind(o.message).execute(&mut *tx).await?;
         tx.commit().await?;
-        Ok(())
+
+        outgoing
+            .into_iter()
+            .map(|(message, out)| {
+                let id = *ids
+                    .get(out.message_id.as_str())
+                    .ok_or_else(|| StoreError::Corrupt(format!("outbox row for {} was not created", out.message_id)))?;
+                Ok(OutboxItem {
+                    id,
+                    message,
+                    kind: out.kind,
+                    rfc_message_id: out.message_id.clone(),
+                    recipient: out.recipient.clone(),
+                    raw: out.raw.clone(),
+                    attempts: 0,
+                })
+            })
+            .collect()
     }
 
     async fn record_failure(&self, message: i64, error: &str, max_attempts: u32) -> Result<bool, StoreError> {
@@ -220,45 +283,33 @@ impl Store for SqliteStore {
         Ok(true)
     }
 
-    async fn due_outbox(&self, now: DateTime<Utc>, message: Option<i64>, limit: u32) -> Result<Vec<OutboxItem>, StoreError> {
+    async fn due_outbox(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<OutboxItem>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, message, kind, rfc_message_id, recipient, raw, attempts FROM outbox
-             WHERE state = 'pending' AND next_attempt_at <= ? AND (? IS NULL OR message = ?)
-             ORDER BY id LIMIT ?",
+             WHERE state = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?",
         )
         .bind(now)
-        .bind(message)
-        .bind(message)
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        rows.into_iter()
-            .map(|r| {
-                let kind: String = r.get("kind");
-                let mid: String = r.get("rfc_message_id");
-                let rcpt: String = r.get("recipient");
-                Ok(OutboxItem {
-                    id: r.get("id"),
-                    message: r.get("message"),
-                    kind: OutgoingKind::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("outbox kind `{kind}`")))?,
-                    rfc_message_id: MessageId::parse(&mid).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                    recipient: EmailAddress::parse(&rcpt).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                    raw: r.get("raw"),
-                    attempts: r.get::<i64, _>("attempts") as u32,
-                })
-            })
-            .collect()
+        rows.iter().map(outbox_item).collect()
     }
 
-    async fn begin_delivery(&self, outbox: i64) -> Result<(), StoreError> {
-        sqlx::query("UPDATE outbox SET attempts = attempts + 1 WHERE id = ?").bind(outbox).execute(&self.pool).await?;
+    async fn begin_delivery(&self, outbox: &[i64]) -> Result<(), StoreError> {
+        sqlx::query("UPDATE outbox SET attempts = attempts + 1 WHERE id IN (SELECT value FROM json_each(?))")
+            .bind(json(&outbox))
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
-    async fn mark_sent(&self, outbox: i64, at: DateTime<Utc>) -> Result<(), StoreError> {
-        sqlx::query("UPDATE outbox SET state = 'sent', sent_at = ? WHERE id = ?")
+    async fn mark_sent(&self, outbox: &[i64], at: DateTime<Utc>) -> Result<(), StoreError> {
+        if outbox.is_empty() {
+            return Ok(());
+        }
+        sqlx::query("UPDATE outbox SET state = 'sent', sent_at = ? WHERE id IN (SELECT value FROM json_each(?))")
             .bind(at)
-            .bind(outbox)
+            .bind(json(&outbox))
             .execute(&self.pool)
             .await?;
         Ok(())

@@ -36,23 +36,27 @@ fn assert_consistent(dir: &TestDir, expected_messages: i64) {
 
 #[test]
 fn a_crash_at_any_point_loses_nothing_and_sends_nothing_twice() {
+    // Small batches and chunks, so a crash can fall between two of them as well as in one.
     let points = [
         "after_ingest:1",
-        "after_ingest:40",
+        "after_ingest:3",
         "before_triage:1",
         "before_triage:30",
         "after_record:1",
-        "after_record:30",
+        "after_record:3",
         "before_sink_write:1",
-        "before_sink_write:25",
+        "before_sink_write:3",
+        "after_sink_item:1",
+        "after_sink_item:20",
         "after_sink_write:1",
-        "after_sink_write:25",
+        "after_sink_write:3",
     ];
     for point in points {
         let dir = TestDir::new("crash");
         let crashed = dir
             .command()
             .env("SWITCHYARD_CRASHPOINT", point)
+            .env("SWITCHYARD__WORKER__BATCH_SIZE", "16")
             .args(["run", "--once", "--json"])
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

@@ -27,19 +27,17 @@ pub struct ReadingMention {
     pub unit: Option<&'static str>,
 }
 
-static POD: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)\bIT\s?\d{3}\s?E\s?\d{8,9}\b").expect("regex"));
+static POD: LazyLock<Regex> = LazyLock::new(|| crate::text::regex(r"(?i)\bIT\s?\d{3}\s?E\s?\d{8,9}\b"));
 static CUPS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\bES\s?(\d{4}\s?\d{4}\s?\d{4}\s?\d{4})\s?([A-Z]{2})(?:\s?\d[FPCRXYZ])?\b").expect("regex")
+    crate::text::regex(r"(?i)\bES\s?(\d{4}\s?\d{4}\s?\d{4}\s?\d{4})\s?([A-Z]{2})(?:\s?\d[FPCRXYZ])?\b")
 });
-static PCE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)\bGI\s?\d{6}\b").expect("regex"));
-static DIGITS: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\b\d(?:[ ]?\d){6,13}\b").expect("regex"));
+static PCE: LazyLock<Regex> = LazyLock::new(|| crate::text::regex(r"(?i)\bGI\s?\d{6}\b"));
+static DIGITS: LazyLock<Regex> = LazyLock::new(|| crate::text::regex(r"\b\d(?:[ ]?\d){6,13}\b"));
 static READING_CUE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(?:lettura|autolettura|lectura|autolectura|index|relev[ée]|reading|read|lecture|contatore segna|compteur affiche)\b[^0-9\n]{0,25}(\d{1,3}(?:[.\s]\d{3})+(?:,\d{1,3})?|\d+(?:[.,]\d{1,3})?)")
-        .expect("regex")
+    crate::text::regex(r"(?i)\b(?:lettura|autolettura|lectura|autolectura|index|relev[ée]|reading|read|lecture|contatore segna|compteur affiche)\b[^0-9\n]{0,25}(\d{1,3}(?:[.\s]\d{3})+(?:,\d{1,3})?|\d+(?:[.,]\d{1,3})?)")
 });
 static POSTCODE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(?:cap|c\.a\.p\.|c\.p\.|cp|codigo postal|código postal|code postal|postcode|post code|eircode|zona|zone|area|quartiere|barrio|quartier)\s*:?\s*([0-9]{5}|[AC-FHKNPRTV-Y][0-9]{2}(?:\s?[AC-FHKNPRTV-Y0-9]{4})?)\b|\b([0-9]{5})\s+[A-Z][a-zà-ü]+|\b([AC-FHKNPRTV-Y][0-9]{2}\s?[AC-FHKNPRTV-Y0-9]{4})\b")
-        .expect("regex")
+    crate::text::regex(r"(?i)\b(?:cap|c\.a\.p\.|c\.p\.|cp|codigo postal|código postal|code postal|postcode|post code|eircode|zona|zone|area|quartiere|barrio|quartier)\s*:?\s*([0-9]{5}|[AC-FHKNPRTV-Y][0-9]{2}(?:\s?[AC-FHKNPRTV-Y0-9]{4})?)\b|\b([0-9]{5})\s+[A-Z][a-zà-ü]+|\b([AC-FHKNPRTV-Y][0-9]{2}\s?[AC-FHKNPRTV-Y0-9]{4})\b")
 });
 
 pub fn extract(subject: &str, text: &str) -> Entities {
