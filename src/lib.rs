@@ -13,5 +13,7 @@ pub mod pipeline;
 pub mod report;
 pub mod store;
 pub mod telemetry;
+#[cfg(test)]
+pub(crate) mod testing;
 pub mod text;
 pub mod worker;

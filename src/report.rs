@@ -41,7 +41,7 @@ impl Reporter {
             "language": o.language,
             "intent": o.intent,
             "urgency": o.urgency,
-            "confidence": o.confidence.map(|c| (c * 1000.0).round() / 1000.0),
+            "confidence": o.confidence.map(|c| (f64::from(c) * 1000.0).round() / 1000.0),
             "decision": o.decision,
             "reasons": o.reasons.iter().map(ToString::to_string).collect::<Vec<_>>(),
             "reply_message_id": reply.map(|m| m.to_string()),

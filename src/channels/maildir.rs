@@ -240,3 +240,68 @@ impl Sink for MaildirSink {
         .map_err(|e: std::io::Error| DeliveryError::Transient(e.to_string()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::MessageId;
+    use crate::store::sqlite::SqliteStore;
+    use crate::testing::{email, temp_dir};
+
+    #[tokio::test]
+    async fn collected_mail_is_stored_then_moved_to_cur() {
+        let dir = temp_dir("maildir-src");
+        let store = SqliteStore::open(&dir.join("s.db")).await.unwrap();
+        let mut source = MaildirSource::open(&dir.join("inbox"), 10, 2).unwrap();
+        std::fs::write(dir.join("inbox/new/1.a"), b"From: a@b.example\r\n\r\nhi").unwrap();
+        std::fs::write(dir.join("inbox/new/2.b"), b"From: a@b.example\r\n\r\nhello").unwrap();
+        std::fs::write(dir.join("inbox/new/3.c:2,"), b"x").unwrap();
+        assert_eq!(source.collect(&store).await.unwrap(), 3);
+        assert_eq!(std::fs::read_dir(dir.join("inbox/new")).unwrap().count(), 0);
+        assert!(dir.join("inbox/cur/1.a:2,S").exists() && dir.join("inbox/cur/3.c:2,S").exists());
+        let pending = store.pending(10).await.unwrap();
+        assert_eq!(pending.len(), 3);
+        // Over the 10-byte limit: stored as a prefix with its real size, for the parser to quarantine.
+        assert_eq!(pending[0].raw.len(), 11);
+        assert_eq!(pending[0].stored_len, b"From: a@b.example\r\n\r\nhi".len() as u64);
+        assert_eq!(source.collect(&store).await.unwrap(), 0);
+    }
+
+    fn item(kind: OutgoingKind, id: &str) -> OutboxItem {
+        OutboxItem {
+            id: 1,
+            message: 1,
+            kind,
+            rfc_message_id: MessageId::parse(id).unwrap(),
+            recipient: email("c@x.example"),
+            raw: b"Subject: hi\r\n\r\nbody".to_vec(),
+            attempts: 0,
+        }
+    }
+
+    #[tokio::test]
+    async fn delivery_writes_once_and_is_found_again_after_a_client_moves_it() {
+        let dir = temp_dir("maildir-sink");
+        let sink = MaildirSink::open(&dir.join("outbox"), &dir.join("drafts")).unwrap();
+        let (reply, draft) = (item(OutgoingKind::Reply, "r.1@sy.example"), item(OutgoingKind::Draft, "d.1@sy.example"));
+        assert!(!sink.delivered(&reply).await.unwrap());
+        let results = sink.deliver(&[reply.clone(), draft.clone()]).await;
+        assert!(results.iter().all(Result::is_ok));
+        assert!(dir.join("outbox/new/r.1@sy.example").exists());
+        assert!(dir.join("drafts/cur/d.1@sy.example:2,D").exists());
+        assert_eq!(std::fs::read_dir(dir.join("outbox/tmp")).unwrap().count(), 0);
+        // A mail client reads it: moved to cur/ with flags. Still known as delivered.
+        std::fs::rename(dir.join("outbox/new/r.1@sy.example"), dir.join("outbox/cur/r.1@sy.example:2,S")).unwrap();
+        assert!(sink.delivered(&reply).await.unwrap());
+        assert!(sink.delivered(&draft).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_missing_folder_is_a_transient_failure() {
+        let dir = temp_dir("maildir-broken");
+        let sink = MaildirSink::open(&dir.join("outbox"), &dir.join("drafts")).unwrap();
+        std::fs::remove_dir_all(dir.join("outbox")).unwrap();
+        let results = sink.deliver(&[item(OutgoingKind::Reply, "r.2@sy.example")]).await;
+        assert!(matches!(results[0], Err(DeliveryError::Transient(_))));
+    }
+}

@@ -141,3 +141,77 @@ fn build(
     let message = builder.body(draft.body.clone()).map_err(|e| err(e.to_string()))?;
     Ok(Outgoing { kind, message_id, recipient: to.clone(), raw: message.formatted() })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::BrandSettings;
+    use crate::domain::Language;
+    use crate::pipeline::draft::DraftKind;
+    use crate::pipeline::parse::{self, Limits};
+    use crate::testing::email;
+
+    fn parsed(headers: &str) -> ParsedMessage {
+        let raw = format!("From: Giulia Rossi <giulia.rossi@posta.example>\r\nSubject: Bolletta\r\n{headers}\r\nciao");
+        parse::run(raw.as_bytes(), 0, Limits { max_bytes: 1 << 20 }).unwrap()
+    }
+
+    fn draft() -> Draft {
+        Draft { kind: DraftKind::Reply, language: Language::It, template: "t".into(), subject: "Re: Bolletta".into(), body: "Gentile cliente, è tutto a posto.\n".into() }
+    }
+
+    fn header(raw: &[u8], name: &str) -> Option<String> {
+        let m = mail_parser::MessageParser::default().parse(raw).unwrap();
+        m.header_raw(name).map(|v| v.trim().to_string())
+    }
+
+    #[test]
+    fn a_reply_is_threaded_and_marked_automatic() {
+        let m = parsed("Message-ID: <m2@posta.example>\r\nReferences: <m0@x.example> <m1@x.example>\r\nIn-Reply-To: <m1@x.example>\r\n");
+        let d = draft();
+        let plan = Plan { message: &m, raw_sha256: "ab", reply: Some(&d), draft: None, alert: None };
+        let out = compose(&plan, &BrandSettings::default()).unwrap();
+        assert_eq!(out.len(), 1);
+        let raw = &out[0].raw;
+        assert_eq!(header(raw, "In-Reply-To").as_deref(), Some("<m2@posta.example>"));
+        assert_eq!(header(raw, "References").as_deref(), Some("<m0@x.example> <m1@x.example> <m2@posta.example>"));
+        assert_eq!(header(raw, "Auto-Submitted").as_deref(), Some("auto-replied"));
+        assert_eq!(header(raw, "X-Switchyard-Reply").as_deref(), Some("reply"));
+        assert!(header(raw, "To").unwrap().contains("giulia.rossi@posta.example"));
+        assert_eq!(out[0].recipient, email("giulia.rossi@posta.example"));
+        let body = mail_parser::MessageParser::default().parse(raw).unwrap().body_text(0).unwrap().into_owned();
+        assert!(body.contains("è tutto a posto"));
+    }
+
+    #[test]
+    fn ids_are_derived_so_a_retry_produces_the_same_reply() {
+        let m = parsed("Message-ID: <m2@posta.example>\r\n");
+        let d = draft();
+        let plan = Plan { message: &m, raw_sha256: "ab", reply: Some(&d), draft: Some(&d), alert: None };
+        let a = compose(&plan, &BrandSettings::default()).unwrap();
+        let b = compose(&plan, &BrandSettings::default()).unwrap();
+        assert_eq!(a[0].message_id, b[0].message_id);
+        assert_ne!(a[0].message_id, a[1].message_id, "reply and draft need their own ids");
+        assert!(a[0].message_id.as_str().ends_with("@switchyard.aurora.example"));
+        // Without a Message-ID the raw bytes' hash identifies the message.
+        let anonymous = parsed("");
+        let p1 = Plan { message: &anonymous, raw_sha256: "aa", reply: Some(&d), draft: None, alert: None };
+        let p2 = Plan { message: &anonymous, raw_sha256: "bb", reply: Some(&d), draft: None, alert: None };
+        assert_ne!(derived_message_id(&p1, "r", "x.example"), derived_message_id(&p2, "r", "x.example"));
+    }
+
+    #[test]
+    fn drafts_are_not_automatic_and_alerts_go_to_every_recipient() {
+        let m = parsed("Message-ID: <m2@posta.example>\r\n");
+        let d = draft();
+        let on_call = [email("a@aurora.example"), email("b@aurora.example")];
+        let plan = Plan { message: &m, raw_sha256: "ab", reply: None, draft: Some(&d), alert: Some((&d, &on_call)) };
+        let out = compose(&plan, &BrandSettings::default()).unwrap();
+        let kinds: Vec<OutgoingKind> = out.iter().map(|o| o.kind).collect();
+        assert_eq!(kinds, [OutgoingKind::Draft, OutgoingKind::Alert, OutgoingKind::Alert]);
+        assert_eq!(header(&out[0].raw, "Auto-Submitted"), None);
+        assert_eq!(header(&out[1].raw, "Auto-Submitted").as_deref(), Some("auto-generated"));
+        assert_eq!(out[2].recipient, email("b@aurora.example"));
+        assert_eq!(header(&out[1].raw, "In-Reply-To"), None, "alerts are not part of the customer's thread");
+    }
+}

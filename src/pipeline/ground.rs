@@ -364,3 +364,99 @@ fn last_day_of_month(d: NaiveDate) -> NaiveDate {
     let (y, m) = if d.month() == 12 { (d.year() + 1, 1) } else { (d.year(), d.month() + 1) };
     NaiveDate::from_ymd_opt(y, m, 1).expect("valid date") - Duration::days(1)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::pipeline::identify;
+    use crate::testing::{Down, admitted, classify, clock, demo};
+
+    async fn ground_with(raw: &str, connectors: &Connectors) -> (Classification, Grounding) {
+        let a = admitted(raw);
+        let c = classify(&a);
+        let i = identify::run(&a, &c, demo().cis.as_ref()).await.unwrap();
+        let g = run(&c, &i, connectors, &clock(), Language::It).await;
+        (c, g)
+    }
+
+    async fn ground(raw: &str) -> Grounding {
+        ground_with(raw, &demo()).await.1
+    }
+
+    fn fact<'a>(g: &'a Grounding, key: &str) -> Option<&'a FactValue> {
+        g.facts.iter().find(|f| f.key == key).map(|f| &f.value)
+    }
+
+    fn codes(g: &Grounding) -> Vec<&'static str> {
+        g.reasons.iter().map(|r| r.code.as_str()).collect()
+    }
+
+    #[tokio::test]
+    async fn a_verified_billing_question_gets_the_latest_bill() {
+        let g = ground("From: giulia.rossi@posta.example\nSubject: Bolletta\n\nla bolletta è troppo alta").await;
+        assert_eq!(fact(&g, "invoice.amount"), Some(&FactValue::Money(Money(12_840))));
+        assert_eq!(fact(&g, "balance"), Some(&FactValue::Money(Money(12_840))));
+        assert_eq!(g.view["invoice"]["amount"], "128,40 €");
+        assert_eq!(g.view["invoice"]["number"], "F2026-0011452");
+        assert!(g.facts.iter().all(|f| f.source == "cis.demo"));
+    }
+
+    #[tokio::test]
+    async fn an_unverified_sender_gets_no_account_facts() {
+        let g = ground("From: mario.verdi@posta.example\nSubject: Bolletta\n\nla bolletta è troppo alta, conto 40000001").await;
+        assert!(g.facts.is_empty(), "{:?}", g.facts);
+        assert!(g.view.get("invoice").is_none());
+    }
+
+    #[tokio::test]
+    async fn outage_status_for_the_customers_area_or_a_named_postcode() {
+        let g = ground("From: luca.ferrari@posta.example\nSubject: luce\n\nsiamo senza luce").await;
+        assert_eq!(g.view["outage"]["area"], "10123");
+        assert!(matches!(fact(&g, "outage.estimated_restoration"), Some(FactValue::DateTime(_))));
+        let g = ground("From: x@y.example\nSubject: luce\n\nsenza luce in via Roma, CAP 10123").await;
+        assert_eq!(g.view["outage"]["area"], "10123");
+        let g = ground("From: x@y.example\nSubject: luce\n\nsenza luce, CAP 20121").await;
+        assert_eq!(codes(&g), ["no_known_outage"]);
+    }
+
+    #[tokio::test]
+    async fn planned_works_answer_questions_but_not_a_supply_lost_now() {
+        let g = ground("From: paolo.colombo@posta.example\nSubject: lavori\n\nquando ci saranno i lavori alla rete idrica?").await;
+        assert!(g.view["planned_works"].is_array());
+        assert!(codes(&g).is_empty(), "{:?}", codes(&g));
+        let g = ground("From: paolo.colombo@posta.example\nSubject: acqua\n\nsiamo senza acqua da stamattina, urgente").await;
+        assert_eq!(codes(&g), ["no_known_outage"]);
+    }
+
+    #[tokio::test]
+    async fn readings_are_checked_against_the_last_one() {
+        let g = ground("From: giulia.rossi@posta.example\nSubject: Autolettura\n\nlettura 3.300 kWh").await;
+        assert_eq!(g.view["reading"]["plausible"], true);
+        assert_eq!(fact(&g, "reading.consumption"), Some(&FactValue::Quantity { milli: 180_000, unit: "kWh".into() }));
+        let g = ground("From: giulia.rossi@posta.example\nSubject: Autolettura\n\nlettura 3.000 kWh").await;
+        assert_eq!(codes(&g), ["reading_implausible"]);
+        assert!(g.view["reading_window"]["start"].is_string());
+    }
+
+    #[tokio::test]
+    async fn instalments_add_up_to_the_balance() {
+        let g = ground("From: marco.bianchi@posta.example\nSubject: rateizzazione\n\nposso rateizzare?").await;
+        for n in INSTALLMENT_COUNTS {
+            let money = |k: &str| match fact(&g, &format!("installments.{n}.{k}")) {
+                Some(FactValue::Money(m)) => m.cents(),
+                other => panic!("{other:?}"),
+            };
+            assert_eq!(money("amount") * (n - 1) + money("last_amount"), 21_275);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_system_that_is_down_is_a_reason_not_a_guess() {
+        let down = Connectors { cis: Arc::new(Down), oms: Arc::new(Down) };
+        let (_, g) = ground_with("From: giulia.rossi@posta.example\nSubject: Bolletta\n\nla bolletta", &down).await;
+        assert_eq!(codes(&g), ["connector_unavailable"]);
+        assert!(fact(&g, "invoice.amount").is_none());
+    }
+}

@@ -70,3 +70,46 @@ async fn claimed_customer(
     }
     Ok(None)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{Down, admitted, classify, demo};
+
+    async fn identify(raw: &str) -> Identity {
+        let a = admitted(raw);
+        run(&a, &classify(&a), demo().cis.as_ref()).await.unwrap()
+    }
+
+    fn codes(i: &Identity) -> Vec<&'static str> {
+        i.reasons.iter().map(|r| r.code.as_str()).collect()
+    }
+
+    #[tokio::test]
+    async fn registered_address_is_verified_whatever_its_case() {
+        let i = identify("From: Giulia.Rossi@POSTA.example\nSubject: bolletta\n\nla bolletta").await;
+        assert_eq!(i.customer.as_ref().unwrap().account.as_str(), "40000001");
+        assert_eq!(codes(&i), ["customer_verified"]);
+    }
+
+    #[tokio::test]
+    async fn a_quoted_account_number_does_not_verify_a_stranger() {
+        let i = identify("From: someone@else.example\nSubject: bill\n\nmy account is 40000031, what is my balance?").await;
+        assert!(i.customer.is_none());
+        assert_eq!(codes(&i), ["sender_unverified", "sender_mismatch"]);
+        let i = identify("From: someone@else.example\nSubject: luz\n\nmi CUPS es ES0021000012345678LB").await;
+        assert_eq!(codes(&i), ["sender_unverified", "sender_mismatch"]);
+    }
+
+    #[tokio::test]
+    async fn unknown_sender_without_numbers_is_just_unverified() {
+        let i = identify("From: nobody@else.example\nSubject: hi\n\nno power").await;
+        assert_eq!(codes(&i), ["sender_unverified"]);
+    }
+
+    #[tokio::test]
+    async fn a_cis_outage_is_an_error_not_a_guess() {
+        let a = admitted("From: giulia.rossi@posta.example\nSubject: x\n\nbolletta");
+        assert!(run(&a, &classify(&a), &Down).await.is_err());
+    }
+}

@@ -102,3 +102,87 @@ fn blocking_claims(input: &PolicyInput<'_>) -> Vec<Reason> {
         })
         .unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::PolicySettings;
+    use crate::domain::Language;
+    use crate::pipeline::{factcheck, ground, identify};
+    use crate::testing::{admitted, classify, clock, demo};
+
+    /// Runs the stages up to policy, with `draft` standing in for the draft text.
+    async fn decide(raw: &str, draft: &str, rules: &PolicySettings) -> Ruling {
+        let a = admitted(raw);
+        let c = classify(&a);
+        let i = identify::run(&a, &c, demo().cis.as_ref()).await.unwrap();
+        let g = ground::run(&c, &i, &demo(), &clock(), Language::It).await;
+        let allow = factcheck::Allowlist::new(["800 123 456", "112"]);
+        let check = factcheck::run(draft, &g.facts, &allow, Language::It);
+        run(
+            &PolicyInput { admitted: &a, classification: &c, identity: &i, grounding: &g, factcheck: Some(&check), draft_error: None },
+            rules,
+        )
+    }
+
+    fn codes(r: &Ruling) -> Vec<&'static str> {
+        r.reasons.iter().map(|r| r.code.as_str()).collect()
+    }
+
+    #[tokio::test]
+    async fn a_verified_billing_question_with_verified_claims_is_sent() {
+        let r = decide(
+            "From: giulia.rossi@posta.example\nSubject: Bolletta\n\nperché la bolletta è così alta?",
+            "La bolletta F2026-0011452 è di 128,40 €. Chiami l'800 123 456.",
+            &PolicySettings::default(),
+        )
+        .await;
+        assert_eq!(r.decision, Decision::AutoSend);
+        assert_eq!(codes(&r), ["customer_verified", "claims_verified", "auto_send_allowed"]);
+    }
+
+    #[tokio::test]
+    async fn an_unverified_figure_holds_the_reply() {
+        let r = decide(
+            "From: giulia.rossi@posta.example\nSubject: Bolletta\n\nperché la bolletta è così alta?",
+            "La bolletta è di 182,40 €.",
+            &PolicySettings::default(),
+        )
+        .await;
+        assert_eq!(r.decision, Decision::Approve);
+        assert!(r.reasons.iter().any(|x| x.code == ReasonCode::UnverifiedClaim && x.detail.contains("182,40 €")));
+    }
+
+    #[tokio::test]
+    async fn emergencies_escalate_for_anyone() {
+        let r = decide("From: a@stranger.example\nSubject: aiuto\n\nc'è un forte odore di gas nelle scale", "", &PolicySettings::default()).await;
+        assert_eq!(r.decision, Decision::Escalate);
+        assert_eq!(codes(&r), ["sender_unverified", "safety_override", "emergency_escalated"]);
+    }
+
+    #[tokio::test]
+    async fn vulnerable_customers_money_questions_go_to_a_person() {
+        let r = decide("From: anna.esposito@posta.example\nSubject: Bolletta\n\nnon capisco la bolletta", "", &PolicySettings::default()).await;
+        assert_eq!(r.decision, Decision::Approve);
+        assert!(codes(&r).contains(&"vulnerable_customer"));
+    }
+
+    #[tokio::test]
+    async fn complaints_and_configured_urgencies_go_to_a_person() {
+        let r = decide("From: luca.ferrari@posta.example\nSubject: Reclamo\n\nreclamo formale, inaccettabile", "", &PolicySettings::default()).await;
+        assert!(codes(&r).contains(&"intent_requires_approval"));
+        let rules = PolicySettings { approve_urgencies: vec![crate::domain::Urgency::High], ..PolicySettings::default() };
+        let r = decide("From: luca.ferrari@posta.example\nSubject: luce\n\nsiamo senza luce", "", &rules).await;
+        assert_eq!(r.decision, Decision::Approve);
+        assert!(codes(&r).contains(&"urgency_requires_approval"));
+    }
+
+    #[tokio::test]
+    async fn below_the_confidence_threshold_a_person_decides() {
+        let rules = PolicySettings { min_confidence: 0.99, ..PolicySettings::default() };
+        let r = decide("From: luca.ferrari@posta.example\nSubject: luce\n\nsiamo senza luce", "", &rules).await;
+        assert_eq!(r.decision, Decision::Approve);
+        assert!(codes(&r).contains(&"low_confidence"));
+        assert_eq!(r.policy_version, "default-1");
+    }
+}

@@ -351,3 +351,128 @@ impl Store for SqliteStore {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Decision, Reason, ReasonCode};
+    use crate::pipeline::act::{Outgoing, OutgoingKind};
+    use crate::testing::{email, temp_dir};
+
+    async fn store() -> SqliteStore {
+        SqliteStore::open(&temp_dir("store").join("s.db")).await.unwrap()
+    }
+
+    fn new_message<'a>(r: &'a str, raw: &'a [u8]) -> NewMessage<'a> {
+        NewMessage { channel: "test", channel_ref: r, raw, stored_len: raw.len() as u64 }
+    }
+
+    fn outcome(message: i64, mid: &str, decision: Decision, reply_to: Option<&str>) -> Outcome {
+        Outcome {
+            message,
+            source: "test".into(),
+            message_id: Some(mid.into()),
+            from: reply_to.map(String::from),
+            customer: None,
+            language: None,
+            intent: None,
+            urgency: None,
+            confidence: None,
+            decision,
+            reasons: vec![Reason::new(ReasonCode::AutoSendAllowed, "test")],
+            policy_version: "t".into(),
+            model: None,
+            facts: Vec::new(),
+            claims: Vec::new(),
+            draft: None,
+            outgoing: reply_to
+                .map(|to| Outgoing {
+                    kind: OutgoingKind::Reply,
+                    message_id: MessageId::parse(&format!("r.{mid}")).unwrap(),
+                    recipient: email(to),
+                    raw: b"raw reply".to_vec(),
+                })
+                .into_iter()
+                .collect(),
+        }
+    }
+
+    #[tokio::test]
+    async fn ingest_is_idempotent_per_channel_ref() {
+        let s = store().await;
+        let first = s.ingest(&[new_message("a", b"one"), new_message("b", b"two")]).await.unwrap();
+        assert!(matches!(first[..], [Ingested::New(_), Ingested::New(_)]));
+        let again = s.ingest(&[new_message("a", b"one"), new_message("c", b"three")]).await.unwrap();
+        assert!(matches!(again[..], [Ingested::AlreadyStored, Ingested::New(_)]));
+        let pending = s.pending(10).await.unwrap();
+        assert_eq!(pending.iter().map(|m| m.raw.as_slice()).collect::<Vec<_>>(), [&b"one"[..], b"two", b"three"]);
+        assert_eq!(pending[0].source, "test/a");
+    }
+
+    #[tokio::test]
+    async fn a_decision_and_its_outbox_rows_commit_together() {
+        let s = store().await;
+        s.ingest(&[new_message("a", b"one"), new_message("b", b"two")]).await.unwrap();
+        let ids: Vec<i64> = s.pending(10).await.unwrap().iter().map(|m| m.id).collect();
+        let items = s
+            .record(&[outcome(ids[0], "m1@x", Decision::AutoSend, Some("c@x.example")), outcome(ids[1], "m2@x", Decision::Ignore, None)])
+            .await
+            .unwrap();
+        assert_eq!(items.len(), 1);
+        assert_eq!(items[0].recipient, email("c@x.example"));
+        assert!(s.pending(10).await.unwrap().is_empty());
+        let c = s.counts().await.unwrap();
+        assert_eq!((c.decisions, c.outbox_pending), (2, 1));
+        // A second decision for the same message violates the key and changes nothing.
+        assert!(s.record(&[outcome(ids[0], "m1@x", Decision::AutoSend, Some("c@x.example"))]).await.is_err());
+        assert_eq!(s.counts().await.unwrap().outbox_pending, 1);
+    }
+
+    #[tokio::test]
+    async fn sender_histories_see_duplicates_and_recent_replies() {
+        let s = store().await;
+        s.ingest(&[new_message("a", b"1"), new_message("b", b"2")]).await.unwrap();
+        let ids: Vec<i64> = s.pending(10).await.unwrap().iter().map(|m| m.id).collect();
+        s.record(&[outcome(ids[0], "m1@x", Decision::AutoSend, Some("c@x.example"))]).await.unwrap();
+        let (mid, other) = (MessageId::parse("m1@x").unwrap(), MessageId::parse("m9@x").unwrap());
+        let (c, d) = (email("c@x.example"), email("d@x.example"));
+        let lookups = [
+            SenderLookup { message: ids[1], message_id: Some(&mid), sender: &c },
+            SenderLookup { message: ids[1], message_id: Some(&other), sender: &d },
+            SenderLookup { message: ids[0], message_id: Some(&mid), sender: &c },
+        ];
+        let h = s.sender_histories(&lookups, Utc::now() - chrono::Duration::hours(1)).await.unwrap();
+        assert_eq!((h[0].message_id_seen, h[0].recent_auto_replies), (true, 1));
+        assert_eq!((h[1].message_id_seen, h[1].recent_auto_replies), (false, 0));
+        assert!(!h[2].message_id_seen, "a message is not a duplicate of itself");
+        let later = s.sender_histories(&lookups[..1], Utc::now() + chrono::Duration::hours(1)).await.unwrap();
+        assert_eq!(later[0].recent_auto_replies, 0, "replies outside the window do not count");
+    }
+
+    #[tokio::test]
+    async fn deliveries_are_counted_before_they_start_and_retried_or_failed() {
+        let s = store().await;
+        s.ingest(&[new_message("a", b"1")]).await.unwrap();
+        let id = s.pending(1).await.unwrap()[0].id;
+        let items = s.record(&[outcome(id, "m1@x", Decision::AutoSend, Some("c@x.example"))]).await.unwrap();
+        s.begin_delivery(&[items[0].id]).await.unwrap();
+        let due = s.due_outbox(Utc::now(), 10).await.unwrap();
+        assert_eq!(due[0].attempts, 1, "an attempt in progress is visible after a crash");
+        s.mark_delivery_failed(items[0].id, "busy", Some(Utc::now() + chrono::Duration::minutes(5))).await.unwrap();
+        assert!(s.due_outbox(Utc::now(), 10).await.unwrap().is_empty(), "not due before its retry time");
+        s.mark_sent(&[items[0].id], Utc::now()).await.unwrap();
+        assert_eq!(s.counts().await.unwrap().outbox_sent, 1);
+    }
+
+    #[tokio::test]
+    async fn repeated_failures_quarantine_the_message() {
+        let s = store().await;
+        s.ingest(&[new_message("a", b"1")]).await.unwrap();
+        let id = s.pending(1).await.unwrap()[0].id;
+        assert!(!s.record_failure(id, "boom", 2).await.unwrap());
+        assert_eq!(s.pending(1).await.unwrap()[0].attempts, 1);
+        assert!(s.record_failure(id, "boom", 2).await.unwrap());
+        assert!(s.pending(1).await.unwrap().is_empty());
+        assert_eq!(s.counts().await.unwrap().decisions, 1);
+    }
+}
