@@ -36,6 +36,8 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(10))
             // 16 MiB of page cache keeps the indexes the guard reads in memory.
             .pragma("cache_size", "-16384")
+            // Checkpoint every 32 MiB of WAL rather than 4: fewer fsyncs under a burst of mail.
+            .pragma("wal_autocheckpoint", "8192")
             .foreign_keys(true);
         // One writer connection: SQLite serialises writes anyway, and one connection keeps the
         // read-your-writes order the pipeline relies on.
