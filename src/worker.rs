@@ -14,7 +14,7 @@ use crate::domain::{MessageId, Reason, ReasonCode};
 use crate::pipeline::act::OutgoingKind;
 use crate::pipeline::Pipeline;
 use crate::report::Reporter;
-use crate::store::{OutboxItem, Store, StoreError};
+use crate::store::{OutboxItem, Store, StoreError, StoredMessage};
 
 pub struct Worker {
     pub pipeline: Pipeline,
@@ -60,33 +60,36 @@ impl Worker {
     async fn drain(&mut self, cancel: &CancellationToken, reporter: &mut Reporter, stats: &mut RunStats) -> Result<(), StoreError> {
         let settings = &self.pipeline.settings.worker;
         let (batch_size, max_attempts) = (settings.batch_size, settings.max_attempts);
+        // After a failed batch, its messages go one at a time: only the one that fails is
+        // charged with the failure (and quarantined after `max_attempts`).
+        let mut singles_left = 0usize;
         while !cancel.is_cancelled() {
-            let pending = self.store.pending(batch_size).await?;
+            let limit = if singles_left > 0 { 1 } else { batch_size };
+            let pending = self.store.pending(limit).await?;
             if pending.is_empty() {
                 return Ok(());
             }
-            let outcomes = match self.pipeline.triage(&pending, self.store.as_ref()).await {
-                Ok(outcomes) => outcomes,
+            let decided = match self.pipeline.triage(&pending, self.store.as_ref()).await {
+                Ok(outcomes) => self.store.record(&outcomes).await.map(|items| (outcomes, items)),
+                Err(e) => Err(e),
+            };
+            let (outcomes, items) = match decided {
+                Ok(d) => d,
+                Err(e) if pending.len() > 1 => {
+                    tracing::warn!(error = %e, "a batch failed; retrying its messages one at a time");
+                    singles_left = pending.len();
+                    continue;
+                }
                 Err(e) => {
-                    stats.failed += pending.len();
-                    for m in &pending {
-                        self.failed(m.id, &e, max_attempts).await?;
+                    stats.failed += 1;
+                    if self.failed(&pending[0], &e, max_attempts).await? {
+                        singles_left = singles_left.saturating_sub(1);
                     }
                     tokio::time::sleep(FAILURE_PAUSE).await;
                     continue;
                 }
             };
-            let items = match self.store.record(&outcomes).await {
-                Ok(items) => items,
-                Err(e) => {
-                    stats.failed += outcomes.len();
-                    for o in &outcomes {
-                        self.failed(o.message, &e, max_attempts).await?;
-                    }
-                    tokio::time::sleep(FAILURE_PAUSE).await;
-                    continue;
-                }
-            };
+            singles_left = singles_left.saturating_sub(1);
             crate::crashpoint!("after_record");
             let sent = self.deliver(items).await?;
             for mut outcome in outcomes {
@@ -101,11 +104,14 @@ impl Worker {
         Ok(())
     }
 
-    async fn failed(&self, message: i64, error: &StoreError, max_attempts: u32) -> Result<bool, StoreError> {
-        tracing::error!(message, %error, "processing failed");
-        let quarantined = self.store.record_failure(message, &error.to_string(), max_attempts).await?;
+    /// Counts a failed attempt; the message is quarantined once it has failed `max_attempts`
+    /// times, so one bad message cannot stall the inbox forever.
+    /// Returns true when the message was quarantined.
+    async fn failed(&self, message: &StoredMessage, error: &StoreError, max_attempts: u32) -> Result<bool, StoreError> {
+        tracing::error!(message = message.id, %error, "processing failed");
+        let quarantined = self.store.record_failure(message.id, &error.to_string(), max_attempts).await?;
         if quarantined {
-            tracing::error!(message, "quarantined after {max_attempts} failed attempts");
+            tracing::error!(message = message.id, "quarantined after {max_attempts} failed attempts");
         }
         Ok(quarantined)
     }
@@ -166,6 +172,110 @@ impl Worker {
             e => {
                 tracing::error!(outbox = item.id, error = %e, "delivery failed for good");
                 self.store.mark_delivery_failed(item.id, &e.to_string(), None).await
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use async_trait::async_trait;
+    use chrono::DateTime;
+
+    use super::*;
+    use crate::channels::maildir::{MaildirSink, MaildirSource};
+    use crate::config::Settings;
+    use crate::pipeline::draft::Templates;
+    use crate::pipeline::guard::SenderHistory;
+    use crate::pipeline::{LocalClock, Outcome, classify::rules::RulesModel};
+    use crate::store::sqlite::SqliteStore;
+    use crate::store::{Counts, Ingested, NewMessage, SenderLookup};
+    use crate::testing::{clock, demo, temp_dir};
+
+    /// The SQLite store, except that recording a decision for `poisoned` always fails.
+    struct Poisoned {
+        inner: SqliteStore,
+        poisoned: Mutex<Option<i64>>,
+    }
+
+    #[async_trait]
+    impl Store for Poisoned {
+        async fn ingest(&self, m: &[NewMessage<'_>]) -> Result<Vec<Ingested>, StoreError> {
+            self.inner.ingest(m).await
+        }
+        async fn pending(&self, limit: u32) -> Result<Vec<StoredMessage>, StoreError> {
+            self.inner.pending(limit).await
+        }
+        async fn sender_histories(&self, l: &[SenderLookup<'_>], since: DateTime<Utc>) -> Result<Vec<SenderHistory>, StoreError> {
+            self.inner.sender_histories(l, since).await
+        }
+        async fn record(&self, outcomes: &[Outcome]) -> Result<Vec<OutboxItem>, StoreError> {
+            let bad = *self.poisoned.lock().unwrap();
+            if outcomes.iter().any(|o| Some(o.message) == bad) {
+                return Err(StoreError::Corrupt("poisoned message".into()));
+            }
+            self.inner.record(outcomes).await
+        }
+        async fn record_failure(&self, m: i64, e: &str, max: u32) -> Result<bool, StoreError> {
+            self.inner.record_failure(m, e, max).await
+        }
+        async fn due_outbox(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<OutboxItem>, StoreError> {
+            self.inner.due_outbox(now, limit).await
+        }
+        async fn begin_delivery(&self, ids: &[i64]) -> Result<(), StoreError> {
+            self.inner.begin_delivery(ids).await
+        }
+        async fn mark_sent(&self, ids: &[i64], at: DateTime<Utc>) -> Result<(), StoreError> {
+            self.inner.mark_sent(ids, at).await
+        }
+        async fn mark_delivery_failed(&self, id: i64, e: &str, at: Option<DateTime<Utc>>) -> Result<(), StoreError> {
+            self.inner.mark_delivery_failed(id, e, at).await
+        }
+        async fn counts(&self) -> Result<Counts, StoreError> {
+            self.inner.counts().await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_message_that_keeps_failing_is_quarantined_alone() {
+        let dir = temp_dir("worker");
+        let store = Arc::new(Poisoned { inner: SqliteStore::open(&dir.join("s.db")).await.unwrap(), poisoned: Mutex::new(None) });
+        let inbox = dir.join("inbox");
+        let mut source = MaildirSource::open(&inbox, 1 << 20, 16).unwrap();
+        for i in 0..5 {
+            let raw = format!("From: c{i}@x.example\r\nSubject: bill\r\nMessage-ID: <m{i}@x.example>\r\n\r\nmy bill please");
+            std::fs::write(inbox.join("new").join(format!("{i}.eml")), raw).unwrap();
+        }
+        source.collect(store.as_ref()).await.unwrap();
+        let third = store.pending(5).await.unwrap()[2].id;
+        *store.poisoned.lock().unwrap() = Some(third);
+
+        let mut settings = Settings::from_toml("test", "", Vec::new()).unwrap();
+        settings.worker.max_attempts = 2;
+        let settings = Arc::new(settings);
+        let pipeline = Pipeline::new(settings, demo(), Arc::new(RulesModel), Arc::new(Templates::embedded().unwrap()), LocalClock::Fixed(clock().local_now));
+        let sink = MaildirSink::open(&dir.join("outbox"), &dir.join("drafts")).unwrap();
+        let mut worker = Worker { pipeline, store: store.clone(), source: Box::new(source), sink: Arc::new(sink) };
+        let mut reporter = Reporter::new(true, Box::new(std::io::sink()));
+        let stats = worker.drain(&CancellationToken::new(), &mut reporter, &mut RunStats::default()).await;
+        stats.unwrap();
+
+        let c = store.counts().await.unwrap();
+        assert_eq!((c.messages, c.pending, c.decisions), (5, 0, 5));
+        let rows = sqlx::query_as::<_, (i64, String, i64)>(
+            "SELECT m.id, d.decision, m.attempts FROM messages m JOIN decisions d ON d.message = m.id ORDER BY m.id",
+        )
+        .fetch_all(&store.inner.pool)
+        .await
+        .unwrap();
+        for (id, decision, attempts) in rows {
+            if id == third {
+                assert_eq!((decision.as_str(), attempts), ("quarantine", 2));
+            } else {
+                assert_ne!(decision, "quarantine");
+                assert_eq!(attempts, 0, "message {id} was charged for another's failure");
             }
         }
     }

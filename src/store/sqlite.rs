@@ -20,7 +20,7 @@ use crate::pipeline::act::OutgoingKind;
 use crate::pipeline::guard::SenderHistory;
 
 pub struct SqliteStore {
-    pool: SqlitePool,
+    pub(crate) pool: SqlitePool,
 }
 
 impl SqliteStore {
