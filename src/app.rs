@@ -1,14 +1,21 @@
 //! Builds the store, channels, connectors and pipeline from the settings and runs the worker
 //! until it is done (`--once`) or asked to stop (Ctrl-C, SIGTERM): one cancellation token.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use chrono::{Local, NaiveTime};
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use crate::channels::imap::source::ImapSource;
+use crate::channels::mailbox::MailboxSink;
 use crate::channels::maildir::{self, MaildirSink, MaildirSource};
+use crate::approvals::ApprovalWatcher;
+use crate::channels::{self, Router, Sink, Source};
 use crate::config::Settings;
 use crate::connectors::Connectors;
 use crate::connectors::demo_data::DemoData;
@@ -16,6 +23,7 @@ use crate::pipeline::classify::rules::RulesModel;
 use crate::pipeline::draft::Templates;
 use crate::pipeline::{LocalClock, Pipeline};
 use crate::report::Reporter;
+use crate::store::Store;
 use crate::store::sqlite::SqliteStore;
 use crate::worker::{RunStats, Worker};
 
@@ -25,35 +33,112 @@ pub struct RunOptions {
     pub seed: bool,
 }
 
-pub async fn run(settings: Settings, data_dir: &Path, options: RunOptions) -> anyhow::Result<RunStats> {
+/// What a run did, for the exit status.
+#[derive(Debug, Default)]
+pub struct RunSummary {
+    pub stats: RunStats,
+    /// Sources that could not be read in a `--once` run.
+    pub source_failures: usize,
+}
+
+pub async fn run(settings: Settings, data_dir: &Path, options: RunOptions) -> anyhow::Result<RunSummary> {
     let settings = Arc::new(settings);
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
-    let inbox = data_dir.join(&settings.maildir.inbox);
-    if !inbox.exists() && options.seed {
-        let n = seed_inbox(&inbox).with_context(|| format!("cannot seed {}", inbox.display()))?;
-        tracing::info!(inbox = %inbox.display(), messages = n, "new inbox seeded with the sample mailbox");
-    }
     let db = data_dir.join(&settings.store.sqlite_file);
-    let store = SqliteStore::open(&db)
-        .await
-        .with_context(|| format!("cannot open the database {}", db.display()))?;
+    let store: Arc<dyn Store> = Arc::new(
+        SqliteStore::open(&db).await.with_context(|| format!("cannot open the database {}", db.display()))?,
+    );
     let (connectors, clock) = demo_connectors(&settings);
     let templates = Templates::embedded().context("the embedded templates are broken")?;
     let pipeline = Pipeline::new(settings.clone(), connectors, Arc::new(RulesModel), Arc::new(templates), clock);
-    let source = MaildirSource::open(&inbox, settings.worker.max_message_bytes, settings.worker.batch_size as usize)
-        .with_context(|| format!("cannot open the inbox {}", inbox.display()))?;
-    let sink = MaildirSink::open(&data_dir.join(&settings.maildir.outbox), &data_dir.join(&settings.maildir.drafts))
-        .context("cannot open the outbox and drafts folders")?;
-    let mut worker = Worker { pipeline, store: Arc::new(store), source: Box::new(source), sink: Arc::new(sink) };
+
+    let mut sources: Vec<Box<dyn Source>> = Vec::new();
+    let mut sinks: HashMap<String, Arc<dyn Sink>> = HashMap::new();
+    if settings.maildir.enabled {
+        let inbox = data_dir.join(&settings.maildir.inbox);
+        if !inbox.exists() && options.seed {
+            let n = seed_inbox(&inbox).with_context(|| format!("cannot seed {}", inbox.display()))?;
+            tracing::info!(inbox = %inbox.display(), messages = n, "new inbox seeded with the sample mailbox");
+        }
+        let rescan = Duration::from_millis(settings.worker.rescan_interval_ms);
+        let source = MaildirSource::open(&inbox, settings.worker.max_message_bytes, settings.worker.batch_size as usize, rescan)
+            .with_context(|| format!("cannot open the inbox {}", inbox.display()))?;
+        let m = &settings.maildir;
+        let sink = MaildirSink::open(&data_dir.join(&m.outbox), &data_dir.join(&m.drafts), &data_dir.join(&m.review))
+            .context("cannot open the outbox, drafts and review folders")?;
+        sinks.insert(source.name().to_string(), Arc::new(sink));
+        sources.push(Box::new(source));
+    }
+    for mailbox in &settings.mailboxes {
+        let source = ImapSource::new(mailbox.clone(), settings.worker.max_message_bytes);
+        let sink = MailboxSink::new(mailbox.clone()).with_context(|| format!("mailbox {}: SMTP settings", mailbox.name))?;
+        sinks.insert(source.name().to_string(), Arc::new(sink));
+        sources.push(Box::new(source));
+    }
+    let mut watchers: Vec<ApprovalWatcher> =
+        settings.mailboxes.iter().map(|m| ApprovalWatcher::new(m.clone(), pipeline.allowlist.clone())).collect();
+    let mut worker = Worker { pipeline, store: store.clone(), sink: Arc::new(Router::new(sinks)) };
 
     let cancel = CancellationToken::new();
     tokio::spawn(stop_on_signal(cancel.clone()));
+    let wake = Arc::new(Notify::new());
+    let rescan = Duration::from_millis(settings.worker.rescan_interval_ms);
     let mut reporter = Reporter::stdout(options.json);
-    tracing::info!(data_dir = %data_dir.display(), once = options.once, "switchyard running");
-    let stats = worker.run(options.once, &cancel, &mut reporter).await?;
+    tracing::info!(data_dir = %data_dir.display(), once = options.once, sources = sources.len(), "switchyard running");
+    let mut summary = RunSummary::default();
+    if options.once {
+        for source in &mut sources {
+            if let Err(e) = source.collect(store.as_ref()).await {
+                tracing::error!(source = source.name(), error = %e, "cannot read mail");
+                summary.source_failures += 1;
+            }
+        }
+        summary.stats = worker.run(true, &cancel, &mut reporter, &wake, rescan).await?;
+        for watcher in &mut watchers {
+            if let Err(e) = watcher.check(store.as_ref()).await {
+                tracing::error!(error = %e, "cannot check drafts and sent mail");
+                summary.source_failures += 1;
+            }
+        }
+    } else {
+        let mut tasks: Vec<_> = sources
+            .into_iter()
+            .map(|s| tokio::spawn(channels::drive(s, store.clone(), wake.clone(), cancel.clone())))
+            .collect();
+        tasks.extend(watchers.into_iter().map(|w| tokio::spawn(w.run(store.clone(), cancel.clone()))));
+        summary.stats = worker.run(false, &cancel, &mut reporter, &wake, rescan).await?;
+        cancel.cancel();
+        for task in tasks {
+            let _ = task.await;
+        }
+    }
     reporter.finish();
-    Ok(stats)
+    Ok(summary)
+}
+
+/// Prints the drafts left for people and what became of them.
+pub async fn list_approvals(settings: &Settings, data_dir: &Path, json: bool) -> anyhow::Result<()> {
+    let db = data_dir.join(&settings.store.sqlite_file);
+    let store = SqliteStore::open(&db).await.with_context(|| format!("cannot open the database {}", db.display()))?;
+    for a in store.approvals().await? {
+        if json {
+            println!("{}", serde_json::to_string(&a)?);
+        } else {
+            let changed = a.diff.as_deref().map_or(0, |d| d.lines().count());
+            println!(
+                "{:>6} {:<14} {:<24} {:<34} {:<26} changed lines: {:<3} unverified figures: {}",
+                a.message,
+                a.channel,
+                a.state,
+                a.customer,
+                a.sent_by.as_deref().unwrap_or("-"),
+                changed,
+                a.unverified_claims.map_or("-".to_string(), |n| n.to_string()),
+            );
+        }
+    }
+    Ok(())
 }
 
 /// The demo CIS/OMS and the clock they are consistent with: a fixed `as_of` pins "now" to

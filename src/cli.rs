@@ -33,6 +33,12 @@ pub enum Command {
         #[arg(long)]
         no_seed: bool,
     },
+    /// List the drafts left for people and what became of them (sent, edited, discarded…)
+    Approvals {
+        /// One JSON object per draft
+        #[arg(long)]
+        json: bool,
+    },
     /// Measure end-to-end throughput and peak memory of `run --once` on generated mail
     Bench {
         /// How many messages to generate

@@ -35,6 +35,9 @@ pub struct Settings {
     pub store: StoreSettings,
     #[serde(default)]
     pub maildir: MaildirSettings,
+    /// Real mailboxes (IMAP in, SMTP out, drafts in the staff's own Drafts folder).
+    #[serde(default)]
+    pub mailboxes: Vec<MailboxSettings>,
     #[serde(default)]
     pub brand: BrandSettings,
     #[serde(default)]
@@ -101,15 +104,222 @@ impl Default for StoreSettings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MaildirSettings {
+    pub enabled: bool,
     pub inbox: PathBuf,
     pub outbox: PathBuf,
     pub drafts: PathBuf,
+    /// Review notes for the drafts (why approval is needed, the facts used).
+    pub review: PathBuf,
 }
 
 impl Default for MaildirSettings {
     fn default() -> Self {
-        Self { inbox: "inbox".into(), outbox: "outbox".into(), drafts: "drafts".into() }
+        Self { enabled: true, inbox: "inbox".into(), outbox: "outbox".into(), drafts: "drafts".into(), review: "review".into() }
     }
+}
+
+/// One support mailbox: where mail is read (IMAP), sent (SMTP) and drafted (IMAP Drafts).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailboxSettings {
+    /// Short name, used in logs and as the channel `imap:<name>`.
+    pub name: String,
+    /// The address replies from this mailbox come from.
+    pub address: EmailAddress,
+    /// Display name on replies; default `brand.from_name`.
+    #[serde(default)]
+    pub display_name: Option<String>,
+    pub imap: ImapSettings,
+    pub smtp: SmtpSettings,
+    #[serde(default)]
+    pub folders: FolderSettings,
+    /// For `auth = "xoauth2"`.
+    #[serde(default)]
+    pub oauth: Option<OAuthSettings>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Security {
+    /// TLS from the first byte (IMAPS 993, SMTPS 465).
+    Tls,
+    /// Plain connection upgraded with STARTTLS before authenticating (IMAP 143, SMTP 587).
+    Starttls,
+    /// No encryption: refused unless the host is a loopback address.
+    Plain,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMethod {
+    Login,
+    Plain,
+    Xoauth2,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImapSettings {
+    pub host: String,
+    pub port: u16,
+    pub security: Security,
+    pub username: String,
+    #[serde(default = "default_auth")]
+    pub auth: AuthMethod,
+    /// Not needed with `auth = "xoauth2"`.
+    #[serde(default)]
+    pub password: Option<crate::secret::Secret>,
+    /// Extra CA certificates (PEM) to trust besides the public roots.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    #[serde(default = "default_inbox")]
+    pub folder: String,
+    /// Use IDLE when the server offers it; otherwise poll.
+    #[serde(default = "yes")]
+    pub idle: bool,
+    /// Re-issue IDLE this often (RFC 2177 asks for less than 29 minutes).
+    #[serde(default = "default_idle_renew")]
+    pub idle_renew_seconds: u64,
+    /// Polling interval when IDLE is off or unsupported.
+    #[serde(default = "default_poll")]
+    pub poll_seconds: u64,
+    /// First connection: `new` takes only mail that arrives from now on, `all` backfills the
+    /// whole folder.
+    #[serde(default)]
+    pub initial_sync: InitialSync,
+    /// What is done to a message once it is stored: `none`, `seen`, `keyword:<name>` or
+    /// `move:<folder>`. Customer mail is never deleted.
+    #[serde(default = "default_mark")]
+    pub mark: MarkProcessed,
+    /// Messages fetched per round trip.
+    #[serde(default = "default_fetch_batch")]
+    pub fetch_batch: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum InitialSync {
+    #[default]
+    New,
+    All,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MarkProcessed {
+    None,
+    Seen,
+    Keyword(String),
+    Move(String),
+}
+
+impl<'de> Deserialize<'de> for MarkProcessed {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        let bad = |why: &str| serde::de::Error::custom(format!("`{s}`: {why}; expected none, seen, keyword:<name> or move:<folder>"));
+        Ok(match s.split_once(':') {
+            None if s == "none" => MarkProcessed::None,
+            None if s == "seen" => MarkProcessed::Seen,
+            Some(("keyword", k)) if !k.is_empty() && k.chars().all(|c| c.is_ascii_graphic() && !"(){%*\\\"]".contains(c)) => {
+                MarkProcessed::Keyword(k.to_string())
+            }
+            Some(("keyword", _)) => return Err(bad("not a valid IMAP keyword")),
+            Some(("move", f)) if !f.is_empty() => MarkProcessed::Move(f.to_string()),
+            _ => return Err(bad("unknown marking")),
+        })
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpSettings {
+    pub host: String,
+    pub port: u16,
+    pub security: Security,
+    /// Empty: no authentication (a local relay).
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default = "default_auth")]
+    pub auth: AuthMethod,
+    #[serde(default)]
+    pub password: Option<crate::secret::Secret>,
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    #[serde(default = "default_smtp_timeout")]
+    pub timeout_seconds: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FolderSettings {
+    /// `auto` finds it by SPECIAL-USE or its usual names; `none` means the provider files sent
+    /// mail itself (Gmail, Microsoft 365), so no copy is appended.
+    pub sent: String,
+    /// `auto` finds it by SPECIAL-USE or its usual names.
+    pub drafts: String,
+    /// Where review notes go (why approval is needed, facts used); created if missing.
+    pub review: String,
+    /// How often Sent and Drafts are checked for drafts that staff sent or discarded.
+    pub check_seconds: u64,
+    /// A draft missing from Drafts with no reply in Sent is recorded as discarded after this.
+    pub discard_grace_seconds: u64,
+}
+
+impl Default for FolderSettings {
+    fn default() -> Self {
+        Self {
+            sent: "auto".into(),
+            drafts: "auto".into(),
+            review: "Switchyard Review".into(),
+            check_seconds: 30,
+            discard_grace_seconds: 600,
+        }
+    }
+}
+
+/// OAuth2 for XOAUTH2 (Microsoft 365, Google): a fixed bearer token, or a token endpoint.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuthSettings {
+    /// A bearer token used as is (for tokens managed outside Switchyard).
+    #[serde(default)]
+    pub token: Option<crate::secret::Secret>,
+    /// The token endpoint, e.g. https://login.microsoftonline.com/<tenant>/oauth2/v2.0/token.
+    #[serde(default)]
+    pub token_url: Option<String>,
+    #[serde(default)]
+    pub client_id: Option<String>,
+    #[serde(default)]
+    pub client_secret: Option<crate::secret::Secret>,
+    /// With a refresh token the refresh-token grant is used, without it client credentials.
+    #[serde(default)]
+    pub refresh_token: Option<crate::secret::Secret>,
+    #[serde(default)]
+    pub scope: Option<String>,
+}
+
+fn default_auth() -> AuthMethod {
+    AuthMethod::Login
+}
+fn default_inbox() -> String {
+    "INBOX".into()
+}
+fn yes() -> bool {
+    true
+}
+fn default_idle_renew() -> u64 {
+    25 * 60
+}
+fn default_poll() -> u64 {
+    60
+}
+fn default_mark() -> MarkProcessed {
+    MarkProcessed::Keyword("$Switchyard".into())
+}
+fn default_fetch_batch() -> u32 {
+    500
+}
+fn default_smtp_timeout() -> u64 {
+    30
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -316,6 +526,41 @@ impl Settings {
                 "expected at least 36 (the named demo customers)",
             ));
         }
+        let mut names = std::collections::HashSet::new();
+        for (i, m) in self.mailboxes.iter().enumerate() {
+            let key = |k: &str| format!("mailboxes[{i}].{k}");
+            if m.name.is_empty() || !m.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+                return Err(invalid(&key("name"), "expected letters, digits, - or _"));
+            }
+            if !names.insert(m.name.as_str()) {
+                return Err(invalid(&key("name"), "two mailboxes have this name"));
+            }
+            for (proto, host, security, auth, password) in [
+                ("imap", &m.imap.host, m.imap.security, Some(m.imap.auth), m.imap.password.is_some()),
+                ("smtp", &m.smtp.host, m.smtp.security, m.smtp.username.as_ref().map(|_| m.smtp.auth), m.smtp.password.is_some()),
+            ] {
+                if security == Security::Plain && !is_loopback(host) {
+                    return Err(invalid(
+                        &key(&format!("{proto}.security")),
+                        "plain (unencrypted) is only allowed for a loopback host; use tls or starttls",
+                    ));
+                }
+                match auth {
+                    Some(AuthMethod::Xoauth2) if m.oauth.is_none() => {
+                        return Err(invalid(&key("oauth"), "auth = \"xoauth2\" needs an [oauth] section"));
+                    }
+                    Some(AuthMethod::Login | AuthMethod::Plain) if !password => {
+                        return Err(invalid(&key(&format!("{proto}.password")), "expected a password (or { env = \"VARIABLE\" })"));
+                    }
+                    _ => {}
+                }
+            }
+            if let Some(o) = &m.oauth {
+                if o.token.is_none() && (o.token_url.is_none() || o.client_id.is_none()) {
+                    return Err(invalid(&key("oauth"), "expected either token, or token_url and client_id"));
+                }
+            }
+        }
         if self.brand.message_id_domain.contains(|c: char| c.is_whitespace() || c == '@') {
             return Err(invalid("brand.message_id_domain", "expected a domain name like mail.example"));
         }
@@ -340,6 +585,12 @@ fn date_or_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Naive
     NaiveDate::parse_from_str(&text, "%Y-%m-%d")
         .map(Some)
         .map_err(|_| serde::de::Error::custom(format!("expected a date like 2026-11-20, found `{text}`")))
+}
+
+/// Loopback hosts, where an unencrypted connection never leaves the machine.
+pub fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 fn read(path: &Path) -> Result<String, ConfigError> {

@@ -1,6 +1,7 @@
 //! Switchyard: triage of a utility's customer messages. See README.md and DESIGN.md.
 
 pub mod app;
+pub mod approvals;
 pub mod bench;
 pub mod channels;
 pub mod cli;
@@ -11,6 +12,7 @@ pub mod embedded;
 pub mod locale;
 pub mod pipeline;
 pub mod report;
+pub mod secret;
 pub mod store;
 pub mod telemetry;
 #[cfg(test)]

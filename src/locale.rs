@@ -75,6 +75,19 @@ pub fn format_money(m: Money, lang: Language) -> String {
     m.format(lang)
 }
 
+/// A fact's value as people read it, in `lang`.
+pub fn format_fact(value: &crate::domain::FactValue, lang: Language) -> String {
+    use crate::domain::FactValue as V;
+    match value {
+        V::Money(m) => format_money(*m, lang),
+        V::Date(d) => format_date(*d, lang),
+        V::DateTime(t) => format_datetime(*t, lang),
+        V::Count(n) => format_count(*n, lang),
+        V::Quantity { milli, unit } => format_quantity(*milli, unit, lang),
+        V::Identifier(s) | V::Text(s) => s.clone(),
+    }
+}
+
 /// Reads a number written with grouping and an optional decimal part, in any of the four
 /// conventions. Returns thousandths. A separator followed by exactly three digits is grouping
 /// unless `decimal_hint` says that separator is the decimal mark.

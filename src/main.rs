@@ -10,6 +10,7 @@ use switchyard::{app, bench, telemetry};
 fn main() -> ExitCode {
     let cli = Cli::parse();
     telemetry::init();
+    switchyard::channels::tls::install_crypto_provider();
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -28,8 +29,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             // only add hand-offs. Blocking work (SQLite, file I/O) runs on its own threads.
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
             let options = app::RunOptions { once, json, seed: !no_seed };
-            let stats = runtime.block_on(app::run(settings, &cli.data_dir, options))?;
-            Ok(if stats.failed > 0 && once { ExitCode::from(2) } else { ExitCode::SUCCESS })
+            let summary = runtime.block_on(app::run(settings, &cli.data_dir, options))?;
+            let incomplete = summary.stats.failed > 0 || summary.source_failures > 0;
+            Ok(if incomplete && once { ExitCode::from(2) } else { ExitCode::SUCCESS })
+        }
+        Command::Approvals { json } => {
+            let settings = settings()?;
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            runtime.block_on(app::list_approvals(&settings, &cli.data_dir, json))?;
+            Ok(ExitCode::SUCCESS)
         }
         Command::Bench { messages, runs, keep, json } => {
             settings()?;

@@ -9,7 +9,9 @@ use std::time::Duration;
 use chrono::Utc;
 use tokio_util::sync::CancellationToken;
 
-use crate::channels::{DeliveryError, Sink, Source, SourceError};
+use tokio::sync::Notify;
+
+use crate::channels::{DeliveryError, Presence, Sink};
 use crate::domain::{MessageId, Reason, ReasonCode};
 use crate::pipeline::act::OutgoingKind;
 use crate::pipeline::Pipeline;
@@ -19,7 +21,6 @@ use crate::store::{OutboxItem, Store, StoreError, StoredMessage};
 pub struct Worker {
     pub pipeline: Pipeline,
     pub store: Arc<dyn Store>,
-    pub source: Box<dyn Source>,
     pub sink: Arc<dyn Sink>,
 }
 
@@ -33,17 +34,20 @@ pub struct RunStats {
 const FAILURE_PAUSE: Duration = Duration::from_millis(500);
 
 impl Worker {
-    pub async fn run(&mut self, once: bool, cancel: &CancellationToken, reporter: &mut Reporter) -> Result<RunStats, StoreError> {
-        let rescan = Duration::from_millis(self.pipeline.settings.worker.rescan_interval_ms);
+    /// Decides and delivers until `cancel` (or, with `once`, until nothing is pending). Sources
+    /// run elsewhere and call `wake` when they stored something; `rescan` is the backstop.
+    pub async fn run(
+        &mut self,
+        once: bool,
+        cancel: &CancellationToken,
+        reporter: &mut Reporter,
+        wake: &Notify,
+        rescan: Duration,
+    ) -> Result<RunStats, StoreError> {
         let mut stats = RunStats::default();
         // Deliveries left over from a previous run (crash or transient failure) go first.
         self.deliver_due().await?;
         loop {
-            match self.source.collect(self.store.as_ref()).await {
-                Ok(_) => {}
-                Err(SourceError::Store(e)) if once => return Err(e),
-                Err(e) => tracing::error!(source = self.source.name(), error = %e, "collecting new messages failed"),
-            }
             self.drain(cancel, reporter, &mut stats).await?;
             self.deliver_due().await?;
             if once || cancel.is_cancelled() {
@@ -51,7 +55,8 @@ impl Worker {
             }
             tokio::select! {
                 () = cancel.cancelled() => return Ok(stats),
-                () = self.source.changed(rescan) => {}
+                () = wake.notified() => {}
+                () = tokio::time::sleep(rescan) => {}
             }
         }
     }
@@ -137,8 +142,14 @@ impl Worker {
             match item.attempts {
                 0 => todo.push(item),
                 _ => match self.sink.delivered(&item).await {
-                    Ok(true) => done.push(item),
-                    Ok(false) => todo.push(item),
+                    Ok(Presence::Delivered) => done.push(item),
+                    Ok(Presence::NotDelivered) => todo.push(item),
+                    Ok(Presence::Unknown) => {
+                        let why = "interrupted during the SMTP transaction and not found in Sent: it may or may not \
+                                   have reached the recipient, so it is not sent again; check with the recipient";
+                        tracing::error!(outbox = item.id, "delivery outcome unknown; not resent");
+                        self.store.mark_delivery_failed(item.id, why, None).await?;
+                    }
                     Err(e) => self.delivery_failed(&item, e).await?,
                 },
             }
@@ -179,95 +190,57 @@ impl Worker {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Mutex;
-
-    use async_trait::async_trait;
-    use chrono::DateTime;
-
     use super::*;
+    use crate::channels::Source;
     use crate::channels::maildir::{MaildirSink, MaildirSource};
     use crate::config::Settings;
+    use crate::pipeline::LocalClock;
+    use crate::pipeline::classify::rules::RulesModel;
     use crate::pipeline::draft::Templates;
-    use crate::pipeline::guard::SenderHistory;
-    use crate::pipeline::{LocalClock, Outcome, classify::rules::RulesModel};
     use crate::store::sqlite::SqliteStore;
-    use crate::store::{Counts, Ingested, NewMessage, SenderLookup};
     use crate::testing::{clock, demo, temp_dir};
-
-    /// The SQLite store, except that recording a decision for `poisoned` always fails.
-    struct Poisoned {
-        inner: SqliteStore,
-        poisoned: Mutex<Option<i64>>,
-    }
-
-    #[async_trait]
-    impl Store for Poisoned {
-        async fn ingest(&self, m: &[NewMessage<'_>]) -> Result<Vec<Ingested>, StoreError> {
-            self.inner.ingest(m).await
-        }
-        async fn pending(&self, limit: u32) -> Result<Vec<StoredMessage>, StoreError> {
-            self.inner.pending(limit).await
-        }
-        async fn sender_histories(&self, l: &[SenderLookup<'_>], since: DateTime<Utc>) -> Result<Vec<SenderHistory>, StoreError> {
-            self.inner.sender_histories(l, since).await
-        }
-        async fn record(&self, outcomes: &[Outcome]) -> Result<Vec<OutboxItem>, StoreError> {
-            let bad = *self.poisoned.lock().unwrap();
-            if outcomes.iter().any(|o| Some(o.message) == bad) {
-                return Err(StoreError::Corrupt("poisoned message".into()));
-            }
-            self.inner.record(outcomes).await
-        }
-        async fn record_failure(&self, m: i64, e: &str, max: u32) -> Result<bool, StoreError> {
-            self.inner.record_failure(m, e, max).await
-        }
-        async fn due_outbox(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<OutboxItem>, StoreError> {
-            self.inner.due_outbox(now, limit).await
-        }
-        async fn begin_delivery(&self, ids: &[i64]) -> Result<(), StoreError> {
-            self.inner.begin_delivery(ids).await
-        }
-        async fn mark_sent(&self, ids: &[i64], at: DateTime<Utc>) -> Result<(), StoreError> {
-            self.inner.mark_sent(ids, at).await
-        }
-        async fn mark_delivery_failed(&self, id: i64, e: &str, at: Option<DateTime<Utc>>) -> Result<(), StoreError> {
-            self.inner.mark_delivery_failed(id, e, at).await
-        }
-        async fn counts(&self) -> Result<Counts, StoreError> {
-            self.inner.counts().await
-        }
-    }
 
     #[tokio::test]
     async fn a_message_that_keeps_failing_is_quarantined_alone() {
         let dir = temp_dir("worker");
-        let store = Arc::new(Poisoned { inner: SqliteStore::open(&dir.join("s.db")).await.unwrap(), poisoned: Mutex::new(None) });
+        let store = Arc::new(SqliteStore::open(&dir.join("s.db")).await.unwrap());
         let inbox = dir.join("inbox");
-        let mut source = MaildirSource::open(&inbox, 1 << 20, 16).unwrap();
+        let mut source = MaildirSource::open(&inbox, 1 << 20, 16, Duration::from_secs(1)).unwrap();
         for i in 0..5 {
             let raw = format!("From: c{i}@x.example\r\nSubject: bill\r\nMessage-ID: <m{i}@x.example>\r\n\r\nmy bill please");
             std::fs::write(inbox.join("new").join(format!("{i}.eml")), raw).unwrap();
         }
         source.collect(store.as_ref()).await.unwrap();
         let third = store.pending(5).await.unwrap()[2].id;
-        *store.poisoned.lock().unwrap() = Some(third);
+        // A real database failure for one message: its decision cannot be written.
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "CREATE TRIGGER poison BEFORE INSERT ON decisions WHEN NEW.message = {third} AND NEW.decision <> 'quarantine'
+             BEGIN SELECT RAISE(ABORT, 'poisoned'); END"
+        )))
+        .execute(&store.pool)
+        .await
+        .unwrap();
 
         let mut settings = Settings::from_toml("test", "", Vec::new()).unwrap();
         settings.worker.max_attempts = 2;
-        let settings = Arc::new(settings);
-        let pipeline = Pipeline::new(settings, demo(), Arc::new(RulesModel), Arc::new(Templates::embedded().unwrap()), LocalClock::Fixed(clock().local_now));
-        let sink = MaildirSink::open(&dir.join("outbox"), &dir.join("drafts")).unwrap();
-        let mut worker = Worker { pipeline, store: store.clone(), source: Box::new(source), sink: Arc::new(sink) };
+        let pipeline = Pipeline::new(
+            Arc::new(settings),
+            demo(),
+            Arc::new(RulesModel),
+            Arc::new(Templates::embedded().unwrap()),
+            LocalClock::Fixed(clock().local_now),
+        );
+        let sink = MaildirSink::open(&dir.join("outbox"), &dir.join("drafts"), &dir.join("review")).unwrap();
+        let mut worker = Worker { pipeline, store: store.clone(), sink: Arc::new(sink) };
         let mut reporter = Reporter::new(true, Box::new(std::io::sink()));
-        let stats = worker.drain(&CancellationToken::new(), &mut reporter, &mut RunStats::default()).await;
-        stats.unwrap();
+        worker.drain(&CancellationToken::new(), &mut reporter, &mut RunStats::default()).await.unwrap();
 
         let c = store.counts().await.unwrap();
         assert_eq!((c.messages, c.pending, c.decisions), (5, 0, 5));
         let rows = sqlx::query_as::<_, (i64, String, i64)>(
             "SELECT m.id, d.decision, m.attempts FROM messages m JOIN decisions d ON d.message = m.id ORDER BY m.id",
         )
-        .fetch_all(&store.inner.pool)
+        .fetch_all(&store.pool)
         .await
         .unwrap();
         for (id, decision, attempts) in rows {

@@ -13,9 +13,12 @@ use async_trait::async_trait;
 use notify::{RecursiveMode, Watcher};
 use tokio::sync::mpsc;
 
-use super::{DeliveryError, Sink, Source, SourceError};
+use super::{DeliveryError, Presence, Sink, Source, SourceError};
 use crate::pipeline::act::OutgoingKind;
 use crate::store::{Ingested, NewMessage, OutboxItem, Store};
+
+/// The channel name of the embedded Maildir (stored with every message it brings).
+pub const CHANNEL: &str = "maildir:inbox";
 
 /// Creates `dir/{new,cur,tmp}`.
 pub fn ensure(dir: &Path) -> std::io::Result<()> {
@@ -31,6 +34,8 @@ pub struct MaildirSource {
     max_bytes: u64,
     /// Files read and stored per transaction.
     chunk: usize,
+    /// Rescan this often even without a file-system event.
+    rescan: Duration,
     events: mpsc::Receiver<()>,
     /// Kept alive for as long as the source: dropping it stops the notifications.
     _watcher: Option<notify::RecommendedWatcher>,
@@ -44,7 +49,7 @@ struct Arrival {
 }
 
 impl MaildirSource {
-    pub fn open(dir: &Path, max_bytes: u64, chunk: usize) -> std::io::Result<Self> {
+    pub fn open(dir: &Path, max_bytes: u64, chunk: usize, rescan: Duration) -> std::io::Result<Self> {
         ensure(dir)?;
         let (tx, events) = mpsc::channel(1);
         let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
@@ -64,7 +69,7 @@ impl MaildirSource {
                 None
             }
         };
-        Ok(Self { name: format!("maildir:{}", dir.display()), dir: dir.to_path_buf(), max_bytes, chunk: chunk.max(1), events, _watcher: watcher })
+        Ok(Self { name: CHANNEL.to_string(), dir: dir.to_path_buf(), max_bytes, chunk: chunk.max(1), rescan, events, _watcher: watcher })
     }
 
     fn io_error(&self, what: &str, e: impl std::fmt::Display) -> SourceError {
@@ -132,7 +137,7 @@ impl Source for MaildirSource {
                 .iter()
                 .map(|a| NewMessage { channel: &self.name, channel_ref: base_name(&a.name), raw: &a.raw, stored_len: a.len })
                 .collect();
-            let results = store.ingest(&messages).await?;
+            let results = store.ingest(&messages, None).await?;
             stored += results.iter().filter(|r| matches!(r, Ingested::New(_))).count();
             crate::crashpoint!("after_ingest");
             // Only now, with the messages stored, are they acknowledged by moving them to cur/.
@@ -151,8 +156,8 @@ impl Source for MaildirSource {
         Ok(stored)
     }
 
-    async fn changed(&mut self, timeout: Duration) {
-        let _ = tokio::time::timeout(timeout, self.events.recv()).await;
+    async fn changed(&mut self) {
+        let _ = tokio::time::timeout(self.rescan, self.events.recv()).await;
         while self.events.try_recv().is_ok() {}
     }
 }
@@ -160,18 +165,21 @@ impl Source for MaildirSource {
 pub struct MaildirSink {
     outbox: PathBuf,
     drafts: PathBuf,
+    review: PathBuf,
 }
 
 impl MaildirSink {
-    pub fn open(outbox: &Path, drafts: &Path) -> std::io::Result<Self> {
-        ensure(outbox)?;
-        ensure(drafts)?;
-        Ok(Self { outbox: outbox.to_path_buf(), drafts: drafts.to_path_buf() })
+    pub fn open(outbox: &Path, drafts: &Path, review: &Path) -> std::io::Result<Self> {
+        for dir in [outbox, drafts, review] {
+            ensure(dir)?;
+        }
+        Ok(Self { outbox: outbox.to_path_buf(), drafts: drafts.to_path_buf(), review: review.to_path_buf() })
     }
 
     fn folder(&self, kind: OutgoingKind) -> &Path {
         match kind {
             OutgoingKind::Draft => &self.drafts,
+            OutgoingKind::Note => &self.review,
             OutgoingKind::Reply | OutgoingKind::Alert => &self.outbox,
         }
     }
@@ -221,11 +229,11 @@ impl Sink for MaildirSink {
         .unwrap_or_else(|e| (0..n).map(|_| Err(DeliveryError::Transient(format!("writer task failed: {e}")))).collect())
     }
 
-    async fn delivered(&self, item: &OutboxItem) -> Result<bool, DeliveryError> {
+    async fn delivered(&self, item: &OutboxItem) -> Result<Presence, DeliveryError> {
         let (name, target, cur) = (Self::file_name(item), self.final_path(item), self.folder(item.kind).join("cur"));
         tokio::task::spawn_blocking(move || {
             if target.exists() {
-                return Ok(true);
+                return Ok(Presence::Delivered);
             }
             // A mail client may have moved it to cur/ and added flags.
             let found = std::fs::read_dir(&cur)?.filter_map(|e| e.ok()).any(|e| {
@@ -233,7 +241,8 @@ impl Sink for MaildirSink {
                 let file = file.to_string_lossy();
                 file == name || file.starts_with(&format!("{name}:"))
             });
-            Ok(found)
+            // A Maildir delivery is one rename: if the file is not there, it never happened.
+            Ok(if found { Presence::Delivered } else { Presence::NotDelivered })
         })
         .await
         .map_err(|e| DeliveryError::Transient(e.to_string()))?
@@ -252,7 +261,7 @@ mod tests {
     async fn collected_mail_is_stored_then_moved_to_cur() {
         let dir = temp_dir("maildir-src");
         let store = SqliteStore::open(&dir.join("s.db")).await.unwrap();
-        let mut source = MaildirSource::open(&dir.join("inbox"), 10, 2).unwrap();
+        let mut source = MaildirSource::open(&dir.join("inbox"), 10, 2, Duration::from_secs(1)).unwrap();
         std::fs::write(dir.join("inbox/new/1.a"), b"From: a@b.example\r\n\r\nhi").unwrap();
         std::fs::write(dir.join("inbox/new/2.b"), b"From: a@b.example\r\n\r\nhello").unwrap();
         std::fs::write(dir.join("inbox/new/3.c:2,"), b"x").unwrap();
@@ -271,6 +280,7 @@ mod tests {
         OutboxItem {
             id: 1,
             message: 1,
+            channel: "maildir:test".into(),
             kind,
             rfc_message_id: MessageId::parse(id).unwrap(),
             recipient: email("c@x.example"),
@@ -282,9 +292,9 @@ mod tests {
     #[tokio::test]
     async fn delivery_writes_once_and_is_found_again_after_a_client_moves_it() {
         let dir = temp_dir("maildir-sink");
-        let sink = MaildirSink::open(&dir.join("outbox"), &dir.join("drafts")).unwrap();
+        let sink = MaildirSink::open(&dir.join("outbox"), &dir.join("drafts"), &dir.join("review")).unwrap();
         let (reply, draft) = (item(OutgoingKind::Reply, "r.1@sy.example"), item(OutgoingKind::Draft, "d.1@sy.example"));
-        assert!(!sink.delivered(&reply).await.unwrap());
+        assert_eq!(sink.delivered(&reply).await.unwrap(), Presence::NotDelivered);
         let results = sink.deliver(&[reply.clone(), draft.clone()]).await;
         assert!(results.iter().all(Result::is_ok));
         assert!(dir.join("outbox/new/r.1@sy.example").exists());
@@ -292,14 +302,14 @@ mod tests {
         assert_eq!(std::fs::read_dir(dir.join("outbox/tmp")).unwrap().count(), 0);
         // A mail client reads it: moved to cur/ with flags. Still known as delivered.
         std::fs::rename(dir.join("outbox/new/r.1@sy.example"), dir.join("outbox/cur/r.1@sy.example:2,S")).unwrap();
-        assert!(sink.delivered(&reply).await.unwrap());
-        assert!(sink.delivered(&draft).await.unwrap());
+        assert_eq!(sink.delivered(&reply).await.unwrap(), Presence::Delivered);
+        assert_eq!(sink.delivered(&draft).await.unwrap(), Presence::Delivered);
     }
 
     #[tokio::test]
     async fn a_missing_folder_is_a_transient_failure() {
         let dir = temp_dir("maildir-broken");
-        let sink = MaildirSink::open(&dir.join("outbox"), &dir.join("drafts")).unwrap();
+        let sink = MaildirSink::open(&dir.join("outbox"), &dir.join("drafts"), &dir.join("review")).unwrap();
         std::fs::remove_dir_all(dir.join("outbox")).unwrap();
         let results = sink.deliver(&[item(OutgoingKind::Reply, "r.2@sy.example")]).await;
         assert!(matches!(results[0], Err(DeliveryError::Transient(_))));

@@ -11,7 +11,6 @@ use sha2::{Digest, Sha256};
 
 use super::draft::Draft;
 use super::parse::ParsedMessage;
-use crate::config::BrandSettings;
 use crate::domain::{EmailAddress, MessageId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -21,6 +20,9 @@ pub enum OutgoingKind {
     Reply,
     /// To the customer, but held for a person to approve.
     Draft,
+    /// To staff: why a draft needs approval and the facts it relies on. Filed next to the
+    /// draft, never sent to the customer.
+    Note,
     /// To staff on call.
     Alert,
 }
@@ -30,6 +32,7 @@ impl OutgoingKind {
         match self {
             OutgoingKind::Reply => "reply",
             OutgoingKind::Draft => "draft",
+            OutgoingKind::Note => "note",
             OutgoingKind::Alert => "alert",
         }
     }
@@ -38,6 +41,7 @@ impl OutgoingKind {
         Some(match s {
             "reply" => OutgoingKind::Reply,
             "draft" => OutgoingKind::Draft,
+            "note" => OutgoingKind::Note,
             "alert" => OutgoingKind::Alert,
             _ => return None,
         })
@@ -59,6 +63,15 @@ pub enum ActError {
     Compose { kind: &'static str, message: String },
 }
 
+/// Who the messages come from: the mailbox the inbound message arrived at.
+#[derive(Debug, Clone)]
+pub struct Sender {
+    pub name: String,
+    pub address: EmailAddress,
+    /// Right-hand side of the Message-IDs we generate.
+    pub message_id_domain: String,
+}
+
 /// What the outgoing messages are made of.
 pub struct Plan<'a> {
     pub message: &'a ParsedMessage,
@@ -66,21 +79,26 @@ pub struct Plan<'a> {
     pub raw_sha256: &'a str,
     pub reply: Option<&'a Draft>,
     pub draft: Option<&'a Draft>,
+    /// The review note filed beside the draft, for the staff of the mailbox.
+    pub note: Option<&'a Draft>,
     pub alert: Option<(&'a Draft, &'a [EmailAddress])>,
 }
 
-pub fn compose(plan: &Plan<'_>, brand: &BrandSettings) -> Result<Vec<Outgoing>, ActError> {
+pub fn compose(plan: &Plan<'_>, sender: &Sender) -> Result<Vec<Outgoing>, ActError> {
     let mut out = Vec::new();
-    let to = plan.message.from.clone();
+    let customer = plan.message.from.clone();
     if let Some(reply) = plan.reply {
-        out.push(build(plan, brand, OutgoingKind::Reply, "r", &to, reply)?);
+        out.push(build(plan, sender, OutgoingKind::Reply, "r", &customer, reply)?);
     }
     if let Some(draft) = plan.draft {
-        out.push(build(plan, brand, OutgoingKind::Draft, "d", &to, draft)?);
+        out.push(build(plan, sender, OutgoingKind::Draft, "d", &customer, draft)?);
+    }
+    if let Some(note) = plan.note {
+        out.push(build(plan, sender, OutgoingKind::Note, "n", &sender.address, note)?);
     }
     if let Some((alert, recipients)) = plan.alert {
         for (i, rcpt) in recipients.iter().enumerate() {
-            out.push(build(plan, brand, OutgoingKind::Alert, &format!("a{i}"), rcpt, alert)?);
+            out.push(build(plan, sender, OutgoingKind::Alert, &format!("a{i}"), rcpt, alert)?);
         }
     }
     Ok(out)
@@ -99,20 +117,20 @@ pub fn derived_message_id(plan: &Plan<'_>, prefix: &str, domain: &str) -> Messag
 
 fn build(
     plan: &Plan<'_>,
-    brand: &BrandSettings,
+    sender: &Sender,
     kind: OutgoingKind,
     prefix: &str,
     to: &EmailAddress,
     draft: &Draft,
 ) -> Result<Outgoing, ActError> {
     let err = |message: String| ActError::Compose { kind: kind.as_str(), message };
-    let message_id = derived_message_id(plan, prefix, &brand.message_id_domain);
-    let from: Mailbox = format!("{} <{}>", brand.from_name, brand.from_address)
-        .parse()
-        .map_err(|e| err(format!("brand.from_name/from_address: {e}")))?;
-    let to_box: Mailbox = match (kind, &plan.message.from_name) {
-        (OutgoingKind::Alert, _) | (_, None) => Mailbox::new(None, to.as_str().parse().map_err(|e| err(format!("{e}")))?),
-        (_, Some(name)) => Mailbox::new(Some(name.clone()), to.as_str().parse().map_err(|e| err(format!("{e}")))?),
+    let message_id = derived_message_id(plan, prefix, &sender.message_id_domain);
+    let from_address = sender.address.as_str().parse().map_err(|e| err(format!("sender address: {e}")))?;
+    let from = Mailbox::new(Some(sender.name.clone()), from_address);
+    let to_address = to.as_str().parse().map_err(|e| err(format!("{e}")))?;
+    let to_box = match (kind, &plan.message.from_name) {
+        (OutgoingKind::Reply | OutgoingKind::Draft, Some(name)) => Mailbox::new(Some(name.clone()), to_address),
+        _ => Mailbox::new(None, to_address),
     };
     let mut builder = lettre::Message::builder()
         .from(from)
@@ -122,6 +140,7 @@ fn build(
         .message_id(Some(message_id.bracketed()))
         .header(ContentType::TEXT_PLAIN)
         .raw_header(HeaderValue::new(HeaderName::new_from_ascii_str("X-Switchyard-Reply"), kind.as_str().into()));
+    // Replies, drafts and notes belong to the customer's thread; alerts stand alone.
     if kind != OutgoingKind::Alert {
         if let Some(inbound) = &plan.message.message_id {
             let mut refs: Vec<String> = plan.message.references.iter().map(MessageId::bracketed).collect();
@@ -132,7 +151,7 @@ fn build(
     // RFC 3834 §5: automatic replies say so; a draft sent by a person is not automatic.
     let auto = match kind {
         OutgoingKind::Reply => Some("auto-replied"),
-        OutgoingKind::Alert => Some("auto-generated"),
+        OutgoingKind::Alert | OutgoingKind::Note => Some("auto-generated"),
         OutgoingKind::Draft => None,
     };
     if let Some(value) = auto {
@@ -145,8 +164,7 @@ fn build(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::BrandSettings;
-    use crate::domain::Language;
+        use crate::domain::Language;
     use crate::pipeline::draft::DraftKind;
     use crate::pipeline::parse::{self, Limits};
     use crate::testing::email;
@@ -154,6 +172,10 @@ mod tests {
     fn parsed(headers: &str) -> ParsedMessage {
         let raw = format!("From: Giulia Rossi <giulia.rossi@posta.example>\r\nSubject: Bolletta\r\n{headers}\r\nciao");
         parse::run(raw.as_bytes(), 0, Limits { max_bytes: 1 << 20 }).unwrap()
+    }
+
+    fn sender() -> Sender {
+        Sender { name: "Aurora Utilities".into(), address: email("assistenza@aurora.example"), message_id_domain: "switchyard.aurora.example".into() }
     }
 
     fn draft() -> Draft {
@@ -169,8 +191,8 @@ mod tests {
     fn a_reply_is_threaded_and_marked_automatic() {
         let m = parsed("Message-ID: <m2@posta.example>\r\nReferences: <m0@x.example> <m1@x.example>\r\nIn-Reply-To: <m1@x.example>\r\n");
         let d = draft();
-        let plan = Plan { message: &m, raw_sha256: "ab", reply: Some(&d), draft: None, alert: None };
-        let out = compose(&plan, &BrandSettings::default()).unwrap();
+        let plan = Plan { message: &m, raw_sha256: "ab", reply: Some(&d), draft: None, note: None, alert: None };
+        let out = compose(&plan, &sender()).unwrap();
         assert_eq!(out.len(), 1);
         let raw = &out[0].raw;
         assert_eq!(header(raw, "In-Reply-To").as_deref(), Some("<m2@posta.example>"));
@@ -187,16 +209,16 @@ mod tests {
     fn ids_are_derived_so_a_retry_produces_the_same_reply() {
         let m = parsed("Message-ID: <m2@posta.example>\r\n");
         let d = draft();
-        let plan = Plan { message: &m, raw_sha256: "ab", reply: Some(&d), draft: Some(&d), alert: None };
-        let a = compose(&plan, &BrandSettings::default()).unwrap();
-        let b = compose(&plan, &BrandSettings::default()).unwrap();
+        let plan = Plan { message: &m, raw_sha256: "ab", reply: Some(&d), draft: Some(&d), note: None, alert: None };
+        let a = compose(&plan, &sender()).unwrap();
+        let b = compose(&plan, &sender()).unwrap();
         assert_eq!(a[0].message_id, b[0].message_id);
         assert_ne!(a[0].message_id, a[1].message_id, "reply and draft need their own ids");
         assert!(a[0].message_id.as_str().ends_with("@switchyard.aurora.example"));
         // Without a Message-ID the raw bytes' hash identifies the message.
         let anonymous = parsed("");
-        let p1 = Plan { message: &anonymous, raw_sha256: "aa", reply: Some(&d), draft: None, alert: None };
-        let p2 = Plan { message: &anonymous, raw_sha256: "bb", reply: Some(&d), draft: None, alert: None };
+        let p1 = Plan { message: &anonymous, raw_sha256: "aa", reply: Some(&d), draft: None, note: None, alert: None };
+        let p2 = Plan { message: &anonymous, raw_sha256: "bb", reply: Some(&d), draft: None, note: None, alert: None };
         assert_ne!(derived_message_id(&p1, "r", "x.example"), derived_message_id(&p2, "r", "x.example"));
     }
 
@@ -205,13 +227,15 @@ mod tests {
         let m = parsed("Message-ID: <m2@posta.example>\r\n");
         let d = draft();
         let on_call = [email("a@aurora.example"), email("b@aurora.example")];
-        let plan = Plan { message: &m, raw_sha256: "ab", reply: None, draft: Some(&d), alert: Some((&d, &on_call)) };
-        let out = compose(&plan, &BrandSettings::default()).unwrap();
+        let plan = Plan { message: &m, raw_sha256: "ab", reply: None, draft: Some(&d), note: Some(&d), alert: Some((&d, &on_call)) };
+        let out = compose(&plan, &sender()).unwrap();
         let kinds: Vec<OutgoingKind> = out.iter().map(|o| o.kind).collect();
-        assert_eq!(kinds, [OutgoingKind::Draft, OutgoingKind::Alert, OutgoingKind::Alert]);
+        assert_eq!(kinds, [OutgoingKind::Draft, OutgoingKind::Note, OutgoingKind::Alert, OutgoingKind::Alert]);
         assert_eq!(header(&out[0].raw, "Auto-Submitted"), None);
-        assert_eq!(header(&out[1].raw, "Auto-Submitted").as_deref(), Some("auto-generated"));
-        assert_eq!(out[2].recipient, email("b@aurora.example"));
-        assert_eq!(header(&out[1].raw, "In-Reply-To"), None, "alerts are not part of the customer's thread");
+        assert_eq!(out[1].recipient, email("assistenza@aurora.example"), "the note goes to the mailbox, never the customer");
+        assert_eq!(header(&out[1].raw, "In-Reply-To").as_deref(), Some("<m2@posta.example>"), "the note sits in the customer's thread");
+        assert_eq!(header(&out[2].raw, "Auto-Submitted").as_deref(), Some("auto-generated"));
+        assert_eq!(out[3].recipient, email("b@aurora.example"));
+        assert_eq!(header(&out[2].raw, "In-Reply-To"), None, "alerts are not part of the customer's thread");
     }
 }

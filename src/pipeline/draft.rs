@@ -82,7 +82,7 @@ fn required_templates() -> impl Iterator<Item = String> {
             .chain(["safety"])
             .map(move |name| format!("replies/{name}.{}.txt", lang.as_str()))
     })
-    .chain(["notices/escalation.txt".to_string()])
+    .chain(["notices/escalation.txt".to_string(), "notices/review.txt".to_string()])
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {
@@ -222,6 +222,65 @@ pub fn escalation_notice(input: &NoticeInput<'_>, templates: &Templates) -> Resu
     })
 }
 
+
+/// The note filed beside a draft: why approval is needed and what the draft relies on.
+pub struct ReviewInput<'a> {
+    pub draft: &'a DraftInput<'a>,
+    /// Only the reasons that hold the reply (not the identity reasons every message has).
+    pub holds: &'a [crate::domain::Reason],
+    pub claims: &'a [crate::domain::Claim],
+    pub drafts_folder: &'a str,
+}
+
+pub fn review_note(input: &ReviewInput<'_>, templates: &Templates) -> Result<Draft, DraftError> {
+    let d = input.draft;
+    let c = d.classification;
+    let mut ctx = Context::new();
+    ctx.insert("sender", d.message.from.as_str());
+    ctx.insert("subject", &d.message.subject);
+    ctx.insert("intent", c.intent.as_str());
+    ctx.insert("urgency", c.urgency.as_str());
+    ctx.insert("lang", c.language.as_str());
+    ctx.insert("confidence", &format!("{:.2}", c.confidence));
+    ctx.insert(
+        "customer",
+        &d.identity.customer.as_ref().map(|cu| {
+            json!({"full_name": cu.full_name(), "account": cu.account.as_str(), "vulnerable": cu.vulnerable})
+        }),
+    );
+    let holds: Vec<Value> = input.holds.iter().map(|r| json!({"code": r.code.as_str(), "detail": r.detail})).collect();
+    ctx.insert("holds", &holds);
+    let claims: Vec<Value> = input
+        .claims
+        .iter()
+        .map(|cl| json!({"text": cl.text, "kind": cl.kind.as_str(), "verified": cl.is_verified(), "matched": cl.matched}))
+        .collect();
+    ctx.insert("claims", &claims);
+    let facts: Vec<Value> = d
+        .grounding
+        .facts
+        .iter()
+        .map(|f| {
+            json!({
+                "key": f.key,
+                "value": crate::locale::format_fact(&f.value, d.language),
+                "source": f.source,
+                "fetched_at": f.fetched_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+            })
+        })
+        .collect();
+    ctx.insert("facts", &facts);
+    ctx.insert("drafts_folder", input.drafts_folder);
+    let template = "notices/review.txt".to_string();
+    let body = templates.render(&template, &ctx)?;
+    Ok(Draft {
+        kind: DraftKind::Reply,
+        language: Language::En,
+        subject: format!("[Switchyard review] {}", reply_subject(&d.message.subject, d.language)),
+        template,
+        body: tidy(&body),
+    })
+}
 
 fn excerpt(text: &str, max_chars: usize) -> String {
     let mut out: String = text.chars().take(max_chars).collect();

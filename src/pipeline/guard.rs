@@ -12,6 +12,9 @@ use crate::domain::{EmailAddress, Reason, ReasonCode};
 pub struct SenderHistory {
     /// Another message with the same Message-ID was already decided.
     pub message_id_seen: bool,
+    /// A message with exactly the same bytes was already decided (re-delivery, or a folder
+    /// whose UIDs were reset).
+    pub content_seen: bool,
     /// Automatic replies sent to this sender within the window.
     pub recent_auto_replies: u32,
 }
@@ -122,6 +125,8 @@ fn machine_reasons(m: &ParsedMessage, history: SenderHistory, rules: &GuardRules
     if history.message_id_seen {
         let id = m.message_id.as_ref().map(|i| i.to_string()).unwrap_or_default();
         stop(ReasonCode::DuplicateMessageId, format!("Message-ID <{id}> was already processed"));
+    } else if history.content_seen {
+        stop(ReasonCode::DuplicateMessageId, "the same message (byte for byte) was already processed".into());
     }
     out
 }
@@ -185,14 +190,14 @@ mod tests {
         let own = [EmailAddress::parse("assistenza@aurora.example").unwrap()];
         let v = run(msg("From: assistenza@aurora.example\r\n"), SenderHistory::default(), &rules(&own));
         assert_eq!(codes(v), ["own_message"]);
-        let dup = SenderHistory { message_id_seen: true, recent_auto_replies: 0 };
+        let dup = SenderHistory { message_id_seen: true, ..SenderHistory::default() };
         assert_eq!(codes(run(msg("From: a@b.example\r\n"), dup, &rules(&[]))), ["duplicate_message_id"]);
     }
 
     #[test]
     fn suppression_and_reply_limit_are_cautions() {
         assert_eq!(check("From: a@b.example\r\nX-Auto-Response-Suppress: All\r\n"), ["auto_response_suppressed"]);
-        let busy = SenderHistory { message_id_seen: false, recent_auto_replies: 3 };
+        let busy = SenderHistory { recent_auto_replies: 3, ..SenderHistory::default() };
         assert_eq!(codes(run(msg("From: a@b.example\r\n"), busy, &rules(&[]))), ["sender_reply_limit"]);
     }
 }

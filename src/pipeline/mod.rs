@@ -32,7 +32,9 @@ use guard::{GuardRules, Verdict};
 pub struct Outcome {
     /// The store's id of the inbound message.
     pub message: i64,
-    /// Where it came from (`<channel>/<file name or UID>`).
+    /// The channel it came from, and replies go through.
+    pub channel: String,
+    /// Where exactly it came from (`<channel>/<file name or UID>`).
     pub source: String,
     pub message_id: Option<String>,
     pub from: Option<String>,
@@ -56,6 +58,7 @@ impl Outcome {
     fn early(stored: &StoredMessage, decision: Decision, reasons: Vec<Reason>, policy_version: &str) -> Self {
         Outcome {
             message: stored.id,
+            channel: stored.channel.clone(),
             source: stored.source.clone(),
             message_id: None,
             from: None,
@@ -99,6 +102,15 @@ impl Uncommitted {
         history.recent_auto_replies += self.replies.get(parsed.from.as_str()).copied().unwrap_or(0);
         history
     }
+}
+
+/// Reasons that hold a reply for a person (as opposed to those that explain identity or say
+/// why it may be sent).
+fn is_hold(code: ReasonCode) -> bool {
+    !matches!(
+        code,
+        ReasonCode::CustomerVerified | ReasonCode::SenderUnverified | ReasonCode::SenderMismatch | ReasonCode::ClaimsVerified | ReasonCode::AutoSendAllowed
+    )
 }
 
 /// The utility's local time, or a fixed one so demo data and tests are reproducible.
@@ -179,6 +191,7 @@ impl Pipeline {
         let s = &self.settings;
         let mut own = s.guard.own_addresses.clone();
         own.push(s.brand.from_address.clone());
+        own.extend(s.mailboxes.iter().map(|m| m.address.clone()));
         let rules = GuardRules {
             own_addresses: &own,
             own_message_id_domain: &s.brand.message_id_domain,
@@ -239,6 +252,7 @@ impl Pipeline {
         let outgoing = self.outgoing(stored, &input, ruling.decision, draft.as_ref(), check.as_ref(), &mut reasons);
         Outcome {
             message: stored.id,
+            channel: stored.channel.clone(),
             source: stored.source.clone(),
             message_id: admitted.message.message_id.as_ref().map(|m| m.to_string()),
             from: Some(admitted.message.from.to_string()),
@@ -276,6 +290,8 @@ impl Pipeline {
             _ => None,
         };
         let held = if decision == Decision::Approve { draft } else { None };
+        let holds: Vec<Reason> = reasons.iter().filter(|r| is_hold(r.code)).cloned().collect();
+        let mut failed = |e: draft::DraftError| reasons.push(Reason::new(ReasonCode::DraftUnavailable, e.to_string()));
         let notice = (decision == Decision::Escalate)
             .then(|| {
                 let n = draft::NoticeInput {
@@ -285,18 +301,42 @@ impl Pipeline {
                 };
                 draft::escalation_notice(&n, &self.templates)
             })
-            .and_then(|r| r.map_err(|e| reasons.push(Reason::new(ReasonCode::DraftUnavailable, e.to_string()))).ok());
+            .and_then(|r| r.map_err(&mut failed).ok());
+        let note = held
+            .map(|_| {
+                let r = draft::ReviewInput {
+                    draft: input,
+                    holds: &holds,
+                    claims: check.map(|c| c.claims.as_slice()).unwrap_or_default(),
+                    drafts_folder: if stored.channel.starts_with("imap:") { "your Drafts folder" } else { "the drafts folder" },
+                };
+                draft::review_note(&r, &self.templates)
+            })
+            .and_then(|r| r.map_err(&mut failed).ok());
         let plan = act::Plan {
             message: input.message,
             raw_sha256: &stored.raw_sha256,
             reply,
             draft: held,
+            note: note.as_ref(),
             alert: notice.as_ref().map(|n| (n, self.settings.escalation.notify.as_slice())),
         };
-        act::compose(&plan, &self.settings.brand).unwrap_or_else(|e| {
+        act::compose(&plan, &self.sender_for(&stored.channel)).unwrap_or_else(|e| {
             reasons.push(Reason::new(ReasonCode::DraftUnavailable, e.to_string()));
             Vec::new()
         })
+    }
+
+    /// Who replies on a channel: the mailbox's own address for IMAP mailboxes, the brand's
+    /// address for the embedded Maildir.
+    pub fn sender_for(&self, channel: &str) -> act::Sender {
+        let s = &self.settings;
+        let mailbox = channel.strip_prefix("imap:").and_then(|name| s.mailboxes.iter().find(|m| m.name == name));
+        act::Sender {
+            name: mailbox.and_then(|m| m.display_name.clone()).unwrap_or_else(|| s.brand.from_name.clone()),
+            address: mailbox.map(|m| m.address.clone()).unwrap_or_else(|| s.brand.from_address.clone()),
+            message_id_domain: s.brand.message_id_domain.clone(),
+        }
     }
 }
 

@@ -33,6 +33,42 @@ pub struct NewMessage<'a> {
     pub stored_len: u64,
 }
 
+impl NewMessage<'_> {
+    /// The Message-ID header, read straight from the header block (no full parse).
+    pub fn header_message_id(&self) -> Option<String> {
+        header_message_id(self.raw)
+    }
+}
+
+/// Finds the Message-ID header in a raw message and returns it without angle brackets.
+pub fn header_message_id(raw: &[u8]) -> Option<String> {
+    let end = raw.windows(4).position(|w| w == b"\r\n\r\n").or_else(|| raw.windows(2).position(|w| w == b"\n\n")).unwrap_or(raw.len());
+    let head = String::from_utf8_lossy(&raw[..end]);
+    let mut lines = head.split('\n').peekable();
+    while let Some(line) = lines.next() {
+        let Some((name, value)) = line.split_once(':') else { continue };
+        if !name.eq_ignore_ascii_case("message-id") {
+            continue;
+        }
+        let mut value = value.trim().to_string();
+        while let Some(next) = lines.peek().filter(|l| l.starts_with([' ', '\t'])) {
+            value.push_str(next.trim());
+            lines.next();
+        }
+        return crate::domain::MessageId::parse(&value).ok().map(|m| m.to_string());
+    }
+    None
+}
+
+/// How far an IMAP folder has been read: saved with the messages it covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncCursor {
+    pub channel: String,
+    pub folder: String,
+    pub uidvalidity: u32,
+    pub last_uid: u32,
+}
+
 /// What the guard asks the store about one message.
 pub struct SenderLookup<'a> {
     pub message: i64,
@@ -49,6 +85,7 @@ pub enum Ingested {
 #[derive(Debug, Clone)]
 pub struct StoredMessage {
     pub id: i64,
+    pub channel: String,
     /// Where it came from: `<channel>/<channel ref>`.
     pub source: String,
     pub raw: Vec<u8>,
@@ -62,11 +99,85 @@ pub struct StoredMessage {
 pub struct OutboxItem {
     pub id: i64,
     pub message: i64,
+    /// The channel that delivers it (the one the inbound message came from).
+    pub channel: String,
     pub kind: OutgoingKind,
     pub rfc_message_id: MessageId,
     pub recipient: EmailAddress,
     pub raw: Vec<u8>,
     pub attempts: u32,
+}
+
+/// A draft left for a person that has not been resolved yet.
+#[derive(Debug, Clone)]
+pub struct WaitingApproval {
+    pub message: i64,
+    pub channel: String,
+    pub inbound_message_id: Option<String>,
+    pub draft_message_id: String,
+    pub customer: String,
+    pub proposal: String,
+    pub language: Option<String>,
+    /// The facts the draft was built from.
+    pub facts: Vec<crate::domain::Fact>,
+    pub missing_since: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApprovalState {
+    Waiting,
+    /// Sent as proposed.
+    Sent,
+    /// Sent after a person changed it.
+    SentEdited,
+    /// The customer was answered by another message; the draft stayed in Drafts.
+    AnsweredWithoutDraft,
+    /// The draft left Drafts and no reply appeared.
+    Discarded,
+}
+
+impl ApprovalState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApprovalState::Waiting => "waiting",
+            ApprovalState::Sent => "sent",
+            ApprovalState::SentEdited => "sent_edited",
+            ApprovalState::AnsweredWithoutDraft => "answered_without_draft",
+            ApprovalState::Discarded => "discarded",
+        }
+    }
+}
+
+/// What became of a draft, as seen in the mailbox.
+#[derive(Debug, Clone, Serialize)]
+pub struct Resolution {
+    pub state: ApprovalState,
+    pub sent_message_id: Option<String>,
+    /// Sender (who sent on behalf of the mailbox) or From of the message that went out.
+    pub sent_by: Option<String>,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub sent_text: Option<String>,
+    /// Line diff of the proposal against what was sent (`-` removed, `+` added).
+    pub diff: Option<String>,
+    /// The sent text fact-checked against the facts of the draft.
+    pub claims: Vec<crate::domain::Claim>,
+    pub unverified_claims: usize,
+}
+
+/// One approval as listed by `switchyard approvals`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ApprovalRecord {
+    pub message: i64,
+    pub channel: String,
+    pub customer: String,
+    pub state: String,
+    pub sent_by: Option<String>,
+    pub sent_at: Option<String>,
+    pub diff: Option<String>,
+    pub unverified_claims: Option<i64>,
+    pub created_at: String,
+    pub updated_at: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -81,9 +192,17 @@ pub struct Counts {
 
 #[async_trait]
 pub trait Store: Send + Sync {
-    /// Stores inbound messages in one transaction; a repeated (channel, ref) is not stored
-    /// again. Returns, in order, whether each one was new.
-    async fn ingest(&self, messages: &[NewMessage<'_>]) -> Result<Vec<Ingested>, StoreError>;
+    /// Stores inbound messages in one transaction, together with the folder's new cursor when
+    /// given; a repeated (channel, ref) is not stored again. Returns, in order, whether each
+    /// one was new.
+    async fn ingest(&self, messages: &[NewMessage<'_>], cursor: Option<&SyncCursor>) -> Result<Vec<Ingested>, StoreError>;
+
+    async fn sync_cursor(&self, channel: &str, folder: &str) -> Result<Option<SyncCursor>, StoreError>;
+
+    async fn save_cursor(&self, cursor: &SyncCursor) -> Result<(), StoreError>;
+
+    /// Which of `message_ids` were already stored from `channel`.
+    async fn known_message_ids(&self, channel: &str, message_ids: &[String]) -> Result<std::collections::HashSet<String>, StoreError>;
 
     /// Up to `limit` messages not yet decided, oldest first.
     async fn pending(&self, limit: u32) -> Result<Vec<StoredMessage>, StoreError>;
@@ -113,4 +232,14 @@ pub trait Store: Send + Sync {
     async fn mark_delivery_failed(&self, outbox: i64, error: &str, retry_at: Option<DateTime<Utc>>) -> Result<(), StoreError>;
 
     async fn counts(&self) -> Result<Counts, StoreError>;
+
+    /// Drafts of `channel` still waiting for a person.
+    async fn waiting_approvals(&self, channel: &str) -> Result<Vec<WaitingApproval>, StoreError>;
+
+    async fn resolve_approval(&self, message: i64, resolution: &Resolution) -> Result<(), StoreError>;
+
+    /// Records since when the draft is missing from Drafts (or clears it with `None`).
+    async fn draft_missing_since(&self, message: i64, since: Option<DateTime<Utc>>) -> Result<(), StoreError>;
+
+    async fn approvals(&self) -> Result<Vec<ApprovalRecord>, StoreError>;
 }

@@ -12,11 +12,13 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlSafeStr, SqlitePool};
 
-use super::{Counts, Ingested, NewMessage, OutboxItem, SenderLookup, Store, StoreError, StoredMessage};
+use super::{
+    ApprovalRecord, Counts, Ingested, NewMessage, OutboxItem, Resolution, SenderLookup, Store, StoreError, StoredMessage, SyncCursor,
+    WaitingApproval,
+};
 use crate::domain::{EmailAddress, MessageId};
 use crate::pipeline::Outcome;
-use crate::pipeline::act::Outgoing;
-use crate::pipeline::act::OutgoingKind;
+use crate::pipeline::act::{Outgoing, OutgoingKind};
 use crate::pipeline::guard::SenderHistory;
 
 pub struct SqliteStore {
@@ -87,6 +89,7 @@ fn outbox_item(r: &sqlx::sqlite::SqliteRow) -> Result<OutboxItem, StoreError> {
     Ok(OutboxItem {
         id: r.get("id"),
         message: r.get("message"),
+        channel: r.get("channel"),
         kind: OutgoingKind::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("outbox kind `{kind}`")))?,
         rfc_message_id: MessageId::parse(&mid).map_err(|e| StoreError::Corrupt(e.to_string()))?,
         recipient: EmailAddress::parse(&rcpt).map_err(|e| StoreError::Corrupt(e.to_string()))?,
@@ -95,33 +98,88 @@ fn outbox_item(r: &sqlx::sqlite::SqliteRow) -> Result<OutboxItem, StoreError> {
     })
 }
 
+async fn save_cursor(tx: &mut sqlx::SqliteConnection, c: &SyncCursor) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO sync_cursors (channel, folder, uidvalidity, last_uid) VALUES (?, ?, ?, ?)
+         ON CONFLICT (channel, folder) DO UPDATE SET uidvalidity = excluded.uidvalidity, last_uid = excluded.last_uid",
+    )
+    .bind(&c.channel)
+    .bind(&c.folder)
+    .bind(i64::from(c.uidvalidity))
+    .bind(i64::from(c.last_uid))
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
 fn json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("serialisable")
 }
 
 #[async_trait]
 impl Store for SqliteStore {
-    async fn ingest(&self, messages: &[NewMessage<'_>]) -> Result<Vec<Ingested>, StoreError> {
+    async fn ingest(&self, messages: &[NewMessage<'_>], cursor: Option<&SyncCursor>) -> Result<Vec<Ingested>, StoreError> {
         let now = Utc::now();
         let mut ids = std::collections::HashMap::new();
+        let mut tx = self.pool.begin().await?;
         for chunk in messages.chunks(MAX_ROWS) {
             // One statement per chunk: each statement is a round trip to SQLite's thread.
             let sql = multi_row(
-                "INSERT INTO messages (channel, channel_ref, raw, raw_sha256, stored_len, received_at) VALUES",
-                6,
+                "INSERT INTO messages (channel, channel_ref, header_message_id, raw, raw_sha256, stored_len, received_at) VALUES",
+                7,
                 chunk.len(),
                 "ON CONFLICT (channel, channel_ref) DO NOTHING RETURNING channel_ref, id",
             );
             let mut q = sqlx::query_as::<_, (String, i64)>(sqlx::AssertSqlSafe(sql));
             for m in chunk {
-                q = q.bind(m.channel).bind(m.channel_ref).bind(m.raw).bind(sha256_hex(m.raw)).bind(m.stored_len as i64).bind(now);
+                q = q
+                    .bind(m.channel)
+                    .bind(m.channel_ref)
+                    .bind(m.header_message_id())
+                    .bind(m.raw)
+                    .bind(sha256_hex(m.raw))
+                    .bind(m.stored_len as i64)
+                    .bind(now);
             }
-            ids.extend(q.fetch_all(&self.pool).await?);
+            ids.extend(q.fetch_all(&mut *tx).await?);
         }
+        if let Some(c) = cursor {
+            save_cursor(&mut tx, c).await?;
+        }
+        tx.commit().await?;
         Ok(messages
             .iter()
             .map(|m| ids.get(m.channel_ref).map_or(Ingested::AlreadyStored, |&id| Ingested::New(id)))
             .collect())
+    }
+
+    async fn sync_cursor(&self, channel: &str, folder: &str) -> Result<Option<SyncCursor>, StoreError> {
+        let row: Option<(i64, i64)> =
+            sqlx::query_as("SELECT uidvalidity, last_uid FROM sync_cursors WHERE channel = ? AND folder = ?")
+                .bind(channel)
+                .bind(folder)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(|(v, u)| SyncCursor { channel: channel.into(), folder: folder.into(), uidvalidity: v as u32, last_uid: u as u32 }))
+    }
+
+    async fn save_cursor(&self, cursor: &SyncCursor) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        save_cursor(&mut tx, cursor).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn known_message_ids(&self, channel: &str, message_ids: &[String]) -> Result<std::collections::HashSet<String>, StoreError> {
+        let known: Vec<(String,)> = sqlx::query_as(
+            "SELECT DISTINCT header_message_id FROM messages
+             WHERE channel = ? AND header_message_id IN (SELECT value FROM json_each(?))",
+        )
+        .bind(channel)
+        .bind(json(&message_ids))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(known.into_iter().map(|(m,)| m).collect())
     }
 
     async fn pending(&self, limit: u32) -> Result<Vec<StoredMessage>, StoreError> {
@@ -136,6 +194,7 @@ impl Store for SqliteStore {
             .into_iter()
             .map(|r| StoredMessage {
                 id: r.get("id"),
+                channel: r.get("channel"),
                 source: format!("{}/{}", r.get::<String, _>("channel"), r.get::<String, _>("channel_ref")),
                 raw: r.get("raw"),
                 raw_sha256: r.get("raw_sha256"),
@@ -154,10 +213,13 @@ impl Store for SqliteStore {
             .iter()
             .map(|l| serde_json::json!({"id": l.message, "mid": l.message_id.map(MessageId::as_str), "from": l.sender.as_str()}))
             .collect();
-        let found: Vec<(i64, bool, i64)> = sqlx::query_as(
+        let found: Vec<(i64, bool, bool, i64)> = sqlx::query_as(
             "SELECT j.key,
                     EXISTS (SELECT 1 FROM decisions d WHERE d.header_message_id = j.value ->> 'mid'
                             AND d.message <> j.value ->> 'id'),
+                    EXISTS (SELECT 1 FROM messages m JOIN decisions d ON d.message = m.id
+                            WHERE m.raw_sha256 = (SELECT raw_sha256 FROM messages WHERE id = j.value ->> 'id')
+                            AND m.id <> j.value ->> 'id'),
                     (SELECT COUNT(*) FROM outbox o WHERE o.kind = 'reply' AND o.recipient = j.value ->> 'from'
                             AND o.created_at >= ?1)
              FROM json_each(?2) j ORDER BY j.key",
@@ -169,13 +231,20 @@ impl Store for SqliteStore {
         if found.len() != lookups.len() {
             return Err(StoreError::Corrupt(format!("{} sender histories for {} messages", found.len(), lookups.len())));
         }
-        Ok(found.into_iter().map(|(_, seen, replies)| SenderHistory { message_id_seen: seen, recent_auto_replies: replies as u32 }).collect())
+        Ok(found
+            .into_iter()
+            .map(|(_, seen, same_bytes, replies)| SenderHistory {
+                message_id_seen: seen,
+                content_seen: same_bytes,
+                recent_auto_replies: replies as u32,
+            })
+            .collect())
     }
 
     async fn record(&self, outcomes: &[Outcome]) -> Result<Vec<OutboxItem>, StoreError> {
         let now = Utc::now();
-        let outgoing: Vec<(i64, &Outgoing)> =
-            outcomes.iter().flat_map(|o| o.outgoing.iter().map(move |out| (o.message, out))).collect();
+        let outgoing: Vec<(&Outcome, &Outgoing)> =
+            outcomes.iter().flat_map(|o| o.outgoing.iter().map(move |out| (o, out))).collect();
         let mut ids = std::collections::HashMap::new();
         let mut tx = self.pool.begin().await?;
         for chunk in outcomes.chunks(MAX_ROWS) {
@@ -211,15 +280,16 @@ impl Store for SqliteStore {
         }
         for chunk in outgoing.chunks(MAX_ROWS) {
             let sql = multi_row(
-                "INSERT INTO outbox (message, kind, rfc_message_id, recipient, raw, next_attempt_at, created_at) VALUES",
-                7,
+                "INSERT INTO outbox (message, channel, kind, rfc_message_id, recipient, raw, next_attempt_at, created_at) VALUES",
+                8,
                 chunk.len(),
                 "RETURNING rfc_message_id, id",
             );
             let mut q = sqlx::query_as::<_, (String, i64)>(sqlx::AssertSqlSafe(sql));
-            for (message, out) in chunk {
+            for (o, out) in chunk {
                 q = q
-                    .bind(*message)
+                    .bind(o.message)
+                    .bind(&o.channel)
                     .bind(out.kind.as_str())
                     .bind(out.message_id.as_str())
                     .bind(out.recipient.as_str())
@@ -228,6 +298,22 @@ impl Store for SqliteStore {
                     .bind(now);
             }
             ids.extend(q.fetch_all(&mut *tx).await?);
+        }
+        for (o, out) in outgoing.iter().filter(|(_, out)| out.kind == OutgoingKind::Draft) {
+            sqlx::query(
+                "INSERT INTO approvals (message, channel, inbound_message_id, draft_message_id, customer, proposal, created_at, updated_at)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(o.message)
+            .bind(&o.channel)
+            .bind(&o.message_id)
+            .bind(out.message_id.as_str())
+            .bind(out.recipient.as_str())
+            .bind(o.draft.as_ref().map(|d| d.body.as_str()).unwrap_or_default())
+            .bind(now)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
         }
         let done: Vec<i64> = outcomes.iter().map(|o| o.message).collect();
         sqlx::query("UPDATE messages SET state = 'done' WHERE id IN (SELECT value FROM json_each(?))")
@@ -238,13 +324,14 @@ impl Store for SqliteStore {
 
         outgoing
             .into_iter()
-            .map(|(message, out)| {
+            .map(|(o, out)| {
                 let id = *ids
                     .get(out.message_id.as_str())
                     .ok_or_else(|| StoreError::Corrupt(format!("outbox row for {} was not created", out.message_id)))?;
                 Ok(OutboxItem {
                     id,
-                    message,
+                    message: o.message,
+                    channel: o.channel.clone(),
                     kind: out.kind,
                     rfc_message_id: out.message_id.clone(),
                     recipient: out.recipient.clone(),
@@ -287,7 +374,7 @@ impl Store for SqliteStore {
 
     async fn due_outbox(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<OutboxItem>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, message, kind, rfc_message_id, recipient, raw, attempts FROM outbox
+            "SELECT id, message, channel, kind, rfc_message_id, recipient, raw, attempts FROM outbox
              WHERE state = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?",
         )
         .bind(now)
@@ -352,6 +439,89 @@ impl Store for SqliteStore {
             outbox_failed: row.get(5),
         })
     }
+
+    async fn waiting_approvals(&self, channel: &str) -> Result<Vec<WaitingApproval>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT a.message, a.channel, a.inbound_message_id, a.draft_message_id, a.customer, a.proposal,
+                    a.missing_since, d.language, d.facts
+             FROM approvals a JOIN decisions d ON d.message = a.message
+             WHERE a.state = 'waiting' AND a.channel = ? ORDER BY a.message",
+        )
+        .bind(channel)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let facts: String = r.get("facts");
+                Ok(WaitingApproval {
+                    message: r.get("message"),
+                    channel: r.get("channel"),
+                    inbound_message_id: r.get("inbound_message_id"),
+                    draft_message_id: r.get("draft_message_id"),
+                    customer: r.get("customer"),
+                    proposal: r.get("proposal"),
+                    language: r.get("language"),
+                    facts: serde_json::from_str(&facts).map_err(|e| StoreError::Corrupt(format!("facts of message {}: {e}", r.get::<i64, _>("message"))))?,
+                    missing_since: r.get("missing_since"),
+                })
+            })
+            .collect()
+    }
+
+    async fn resolve_approval(&self, message: i64, r: &Resolution) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE approvals SET state = ?, sent_message_id = ?, sent_by = ?, sent_at = ?, sent_text = ?, diff = ?,
+                claims = ?, unverified_claims = ?, missing_since = NULL, updated_at = ?
+             WHERE message = ? AND state = 'waiting'",
+        )
+        .bind(r.state.as_str())
+        .bind(&r.sent_message_id)
+        .bind(&r.sent_by)
+        .bind(r.sent_at)
+        .bind(&r.sent_text)
+        .bind(&r.diff)
+        .bind(json(&r.claims))
+        .bind(r.unverified_claims as i64)
+        .bind(Utc::now())
+        .bind(message)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn draft_missing_since(&self, message: i64, since: Option<DateTime<Utc>>) -> Result<(), StoreError> {
+        sqlx::query("UPDATE approvals SET missing_since = ?, updated_at = ? WHERE message = ?")
+            .bind(since)
+            .bind(Utc::now())
+            .bind(message)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn approvals(&self) -> Result<Vec<ApprovalRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT message, channel, customer, state, sent_by, sent_at, diff, unverified_claims, created_at, updated_at
+             FROM approvals ORDER BY message",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| ApprovalRecord {
+                message: r.get("message"),
+                channel: r.get("channel"),
+                customer: r.get("customer"),
+                state: r.get("state"),
+                sent_by: r.get("sent_by"),
+                sent_at: r.get("sent_at"),
+                diff: r.get("diff"),
+                unverified_claims: r.get("unverified_claims"),
+                created_at: r.get("created_at"),
+                updated_at: r.get("updated_at"),
+            })
+            .collect())
+    }
 }
 
 #[cfg(test)]
@@ -372,6 +542,7 @@ mod tests {
     fn outcome(message: i64, mid: &str, decision: Decision, reply_to: Option<&str>) -> Outcome {
         Outcome {
             message,
+            channel: "test".into(),
             source: "test".into(),
             message_id: Some(mid.into()),
             from: reply_to.map(String::from),
@@ -402,9 +573,9 @@ mod tests {
     #[tokio::test]
     async fn ingest_is_idempotent_per_channel_ref() {
         let s = store().await;
-        let first = s.ingest(&[new_message("a", b"one"), new_message("b", b"two")]).await.unwrap();
+        let first = s.ingest(&[new_message("a", b"one"), new_message("b", b"two")], None).await.unwrap();
         assert!(matches!(first[..], [Ingested::New(_), Ingested::New(_)]));
-        let again = s.ingest(&[new_message("a", b"one"), new_message("c", b"three")]).await.unwrap();
+        let again = s.ingest(&[new_message("a", b"one"), new_message("c", b"three")], None).await.unwrap();
         assert!(matches!(again[..], [Ingested::AlreadyStored, Ingested::New(_)]));
         let pending = s.pending(10).await.unwrap();
         assert_eq!(pending.iter().map(|m| m.raw.as_slice()).collect::<Vec<_>>(), [&b"one"[..], b"two", b"three"]);
@@ -414,7 +585,7 @@ mod tests {
     #[tokio::test]
     async fn a_decision_and_its_outbox_rows_commit_together() {
         let s = store().await;
-        s.ingest(&[new_message("a", b"one"), new_message("b", b"two")]).await.unwrap();
+        s.ingest(&[new_message("a", b"one"), new_message("b", b"two")], None).await.unwrap();
         let ids: Vec<i64> = s.pending(10).await.unwrap().iter().map(|m| m.id).collect();
         let items = s
             .record(&[outcome(ids[0], "m1@x", Decision::AutoSend, Some("c@x.example")), outcome(ids[1], "m2@x", Decision::Ignore, None)])
@@ -433,7 +604,7 @@ mod tests {
     #[tokio::test]
     async fn sender_histories_see_duplicates_and_recent_replies() {
         let s = store().await;
-        s.ingest(&[new_message("a", b"1"), new_message("b", b"2")]).await.unwrap();
+        s.ingest(&[new_message("a", b"1"), new_message("b", b"2")], None).await.unwrap();
         let ids: Vec<i64> = s.pending(10).await.unwrap().iter().map(|m| m.id).collect();
         s.record(&[outcome(ids[0], "m1@x", Decision::AutoSend, Some("c@x.example"))]).await.unwrap();
         let (mid, other) = (MessageId::parse("m1@x").unwrap(), MessageId::parse("m9@x").unwrap());
@@ -447,6 +618,7 @@ mod tests {
         assert_eq!((h[0].message_id_seen, h[0].recent_auto_replies), (true, 1));
         assert_eq!((h[1].message_id_seen, h[1].recent_auto_replies), (false, 0));
         assert!(!h[2].message_id_seen, "a message is not a duplicate of itself");
+        assert!(!h[0].content_seen, "different bytes");
         let later = s.sender_histories(&lookups[..1], Utc::now() + chrono::Duration::hours(1)).await.unwrap();
         assert_eq!(later[0].recent_auto_replies, 0, "replies outside the window do not count");
     }
@@ -454,7 +626,7 @@ mod tests {
     #[tokio::test]
     async fn deliveries_are_counted_before_they_start_and_retried_or_failed() {
         let s = store().await;
-        s.ingest(&[new_message("a", b"1")]).await.unwrap();
+        s.ingest(&[new_message("a", b"1")], None).await.unwrap();
         let id = s.pending(1).await.unwrap()[0].id;
         let items = s.record(&[outcome(id, "m1@x", Decision::AutoSend, Some("c@x.example"))]).await.unwrap();
         s.begin_delivery(&[items[0].id]).await.unwrap();
@@ -469,12 +641,31 @@ mod tests {
     #[tokio::test]
     async fn repeated_failures_quarantine_the_message() {
         let s = store().await;
-        s.ingest(&[new_message("a", b"1")]).await.unwrap();
+        s.ingest(&[new_message("a", b"1")], None).await.unwrap();
         let id = s.pending(1).await.unwrap()[0].id;
         assert!(!s.record_failure(id, "boom", 2).await.unwrap());
         assert_eq!(s.pending(1).await.unwrap()[0].attempts, 1);
         assert!(s.record_failure(id, "boom", 2).await.unwrap());
         assert!(s.pending(1).await.unwrap().is_empty());
         assert_eq!(s.counts().await.unwrap().decisions, 1);
+    }
+}
+
+#[cfg(test)]
+mod cursor_tests {
+    use super::*;
+    use crate::testing::temp_dir;
+
+    #[tokio::test]
+    async fn a_cursor_commits_with_its_messages_and_message_ids_are_kept() {
+        let s = SqliteStore::open(&temp_dir("cursor").join("s.db")).await.unwrap();
+        assert_eq!(s.sync_cursor("imap:a", "INBOX").await.unwrap(), None);
+        let raw = b"Message-ID: <abc@x.example>\r\nFrom: a@b.example\r\n\r\nhi";
+        let cursor = SyncCursor { channel: "imap:a".into(), folder: "INBOX".into(), uidvalidity: 7, last_uid: 42 };
+        s.ingest(&[NewMessage { channel: "imap:a", channel_ref: "7:42", raw, stored_len: raw.len() as u64 }], Some(&cursor)).await.unwrap();
+        assert_eq!(s.sync_cursor("imap:a", "INBOX").await.unwrap(), Some(cursor));
+        let known = s.known_message_ids("imap:a", &["abc@x.example".into(), "other@x.example".into()]).await.unwrap();
+        assert_eq!(known.into_iter().collect::<Vec<_>>(), ["abc@x.example"]);
+        assert!(s.known_message_ids("imap:b", &["abc@x.example".into()]).await.unwrap().is_empty());
     }
 }
