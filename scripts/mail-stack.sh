@@ -181,6 +181,18 @@ allow_postfix_dir() {
     ) 9>/tmp/switchyard-mail-stack.lock
 }
 
+forget_postfix_dir() {
+    local cfg=$1
+    (
+        flock 9
+        local kept=()
+        for d in $(postconf -h alternate_config_directories 2>/dev/null || true); do
+            [ "$d" = "$cfg" ] || kept+=("$d")
+        done
+        postconf -e "alternate_config_directories = ${kept[*]:-}"
+    ) 9>/tmp/switchyard-mail-stack.lock
+}
+
 start_dovecot() {
     local dir=$1
     # Detached from our stdout: a caller reading it (a pipe) must see it close.
@@ -252,6 +264,7 @@ case "$cmd" in
         dir=$(realpath -m "${2:?}")
         postfix -c "$dir/postfix" stop >/dev/null 2>&1 || true
         doveadm -c "$dir/dovecot.conf" stop 2>/dev/null || true
+        forget_postfix_dir "$dir/postfix"
         ;;
     *)
         sed -n '2,16p' "$0" >&2

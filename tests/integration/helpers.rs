@@ -78,10 +78,10 @@ impl Drop for TestDir {
 
 /// One header's value (unfolded) from a raw message.
 pub fn header(raw: &[u8], name: &str) -> Option<String> {
-    let text = String::from_utf8_lossy(raw);
-    let head = text.split("\r\n\r\n").next().unwrap_or_default();
+    let text = String::from_utf8_lossy(raw).replace("\r\n", "\n");
+    let head = text.split("\n\n").next().unwrap_or_default();
     let mut value: Option<String> = None;
-    for line in head.split("\r\n") {
+    for line in head.split('\n') {
         match &mut value {
             Some(v) if line.starts_with([' ', '\t']) => v.push_str(line),
             Some(_) => break,

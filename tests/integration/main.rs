@@ -3,6 +3,7 @@
 
 mod config;
 mod helpers;
+mod mail;
 mod restart;
 mod samples;
 mod watch;
