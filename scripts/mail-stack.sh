@@ -224,6 +224,8 @@ case "$cmd" in
         dir=$(realpath -m "${2:?usage: start DIR}"); shift 2
         install_packages
         mkdir -p "$dir/run" "$dir/state" "$dir/mail"
+        # Dovecot and Postfix run as their own users and must be able to enter the directory.
+        chmod 755 "$dir"
         chown "$MAIL_USER:$MAIL_USER" "$dir/mail"
         IMAP_PORT=${IMAP_PORT:-$(free_port)}
         IMAPS_PORT=${IMAPS_PORT:-$(free_port)}

@@ -39,8 +39,17 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Measure end-to-end throughput and peak memory of `run --once` on generated mail
+    /// Benchmarks that print figures
     Bench {
+        #[command(subcommand)]
+        what: BenchCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Throughput and peak memory of `run --once` over generated mail (embedded default)
+    Pipeline {
         /// How many messages to generate
         #[arg(long, default_value_t = 10_000)]
         messages: usize,
@@ -50,7 +59,32 @@ pub enum Command {
         /// Keep the data directory afterwards (it is printed)
         #[arg(long)]
         keep: bool,
-        /// Print the figures as one JSON object
+        /// Print the figures as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delivery-to-reply latency through a running mail stack (see scripts/bench-mail)
+    Latency {
+        /// The directory of a stack started with scripts/mail-stack.sh
+        #[arg(long)]
+        stack: PathBuf,
+        #[arg(long, default_value_t = 200)]
+        messages: usize,
+        /// Messages submitted per second
+        #[arg(long, default_value_t = 10.0)]
+        rate: f64,
+        /// imap.recheck_ms for the worker (0: IDLE alone)
+        #[arg(long, default_value_t = 0)]
+        recheck_ms: u64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Backfill of a large mailbox beside a plain UID FETCH of it (see scripts/bench-mail)
+    Backfill {
+        #[arg(long)]
+        stack: PathBuf,
+        #[arg(long, default_value_t = 10_000)]
+        messages: usize,
         #[arg(long)]
         json: bool,
     },

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use switchyard::cli::{Cli, Command};
+use switchyard::cli::{BenchCommand, Cli, Command};
 use switchyard::config::Settings;
 use switchyard::{app, bench, telemetry};
 
@@ -39,9 +39,20 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             runtime.block_on(app::list_approvals(&settings, &cli.data_dir, json))?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Bench { messages, runs, keep, json } => {
-            settings()?;
-            bench::run(&bench::Options { messages, runs, keep, json, config: cli.config.clone() })?;
+        Command::Bench { what } => {
+            match what {
+                BenchCommand::Pipeline { messages, runs, keep, json } => {
+                    settings()?;
+                    bench::run(&bench::Options { messages, runs, keep, json, config: cli.config.clone() })?;
+                }
+                BenchCommand::Latency { stack, messages, rate, recheck_ms, json } => {
+                    bench::mail::latency(&bench::mail::LatencyOptions { stack, messages, rate, recheck_ms, json })?;
+                }
+                BenchCommand::Backfill { stack, messages, json } => {
+                    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+                    runtime.block_on(bench::mail::backfill(&bench::mail::BackfillOptions { stack, messages, json }))?;
+                }
+            }
             Ok(ExitCode::SUCCESS)
         }
     }

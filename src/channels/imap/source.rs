@@ -74,23 +74,47 @@ impl ImapSource {
         // "n:*" always matches the highest UID, even below n.
         let mut uids: Vec<u32> = found.into_iter().filter(|u| *u > last_uid).collect();
         uids.sort_unstable();
-        let mut stored = 0;
-        for chunk in uids.chunks(settings.fetch_batch.max(1) as usize) {
-            let messages = fetch(conn, chunk, max_bytes).await.map_err(io(&channel))?;
-            let refs: Vec<String> = messages.iter().map(|m| format!("{uidvalidity}:{}", m.uid)).collect();
-            let new: Vec<NewMessage<'_>> = messages
-                .iter()
-                .zip(&refs)
-                .map(|(m, r)| NewMessage { channel: &channel, channel_ref: r, raw: &m.raw, stored_len: m.size })
-                .collect();
-            let cursor = SyncCursor { channel: channel.clone(), folder: folder.clone(), uidvalidity, last_uid: *chunk.last().expect("non-empty chunk") };
-            let ingested = store.ingest(&new, Some(&cursor)).await?;
-            stored += ingested.iter().filter(|i| matches!(i, crate::store::Ingested::New(_))).count();
-            crate::crashpoint!("after_ingest");
-            mark(conn, chunk, &settings.mark).await.map_err(io(&channel))?;
-        }
+        let stored = fetch_and_store(conn, store, &channel, &folder, uidvalidity, &uids, settings.fetch_batch, max_bytes)
+            .await?;
+        // One STORE for the whole pass: marking is cosmetic bookkeeping, and per-chunk STOREs
+        // cost as much as the fetches. A crash before it leaves stored mail unmarked, never lost.
+        mark(conn, &uids, &settings.mark).await.map_err(io(&channel))?;
         Ok(stored)
     }
+}
+
+/// Fetches `uids` in batches and stores each batch with the folder's cursor. The store of one
+/// batch runs while the next is being fetched: the network and the database work in parallel.
+#[allow(clippy::too_many_arguments)]
+async fn fetch_and_store(
+    conn: &mut Connection,
+    store: &dyn Store,
+    channel: &str,
+    folder: &str,
+    uidvalidity: u32,
+    uids: &[u32],
+    batch: u32,
+    max_bytes: u64,
+) -> Result<usize, SourceError> {
+    let save = async |messages: Vec<Fetched>| -> Result<usize, SourceError> {
+        let Some(last) = messages.last().map(|m| m.uid) else { return Ok(0) };
+        let refs: Vec<String> = messages.iter().map(|m| format!("{uidvalidity}:{}", m.uid)).collect();
+        let new: Vec<NewMessage<'_>> =
+            messages.iter().zip(&refs).map(|(m, r)| NewMessage { channel, channel_ref: r, raw: &m.raw, stored_len: m.size }).collect();
+        let cursor = SyncCursor { channel: channel.into(), folder: folder.into(), uidvalidity, last_uid: last };
+        let ingested = store.ingest(&new, Some(&cursor)).await?;
+        crate::crashpoint!("after_ingest");
+        Ok(ingested.iter().filter(|i| matches!(i, crate::store::Ingested::New(_))).count())
+    };
+    let mut stored = 0;
+    let mut previous: Vec<Fetched> = Vec::new();
+    for chunk in uids.chunks(batch.max(1) as usize) {
+        let (fetched, saved) = tokio::join!(fetch(conn, chunk, max_bytes), save(std::mem::take(&mut previous)));
+        stored += saved?;
+        previous = fetched.map_err(io(channel))?;
+    }
+    stored += save(previous).await?;
+    Ok(stored)
 }
 
 fn io(channel: &str) -> impl Fn(ImapError) -> SourceError + '_ {
@@ -103,43 +127,26 @@ struct Fetched {
     size: u64,
 }
 
-/// Fetches whole messages, or only the first `max_bytes + 1` bytes of oversized ones (which the
-/// parse stage then quarantines as too large).
+/// Fetches messages with their size in one round trip. The body is capped at `max_bytes + 1`:
+/// an oversized message is never downloaded whole, and the parse stage quarantines it.
 async fn fetch(conn: &mut Connection, uids: &[u32], max_bytes: u64) -> Result<Vec<Fetched>, ImapError> {
     let set = uid_set(uids);
-    let sizes: Vec<(u32, u64)> = conn
-        .run("UID FETCH (RFC822.SIZE)", async |s: &mut ImapSession| {
-            let fetches: Vec<_> = s.uid_fetch(&set, "(UID RFC822.SIZE)").await?.try_collect().await?;
-            Ok::<_, async_imap::error::Error>(fetches.iter().filter_map(|f| Some((f.uid?, u64::from(f.size?)))).collect())
+    let query = format!("(UID RFC822.SIZE BODY.PEEK[]<0.{}>)", max_bytes.saturating_add(1).min(u64::from(u32::MAX)));
+    let mut out: Vec<Fetched> = conn
+        .run("UID FETCH", async |s: &mut ImapSession| {
+            let fetches: Vec<_> = s.uid_fetch(&set, &query).await?.try_collect().await?;
+            Ok::<_, async_imap::error::Error>(
+                fetches
+                    .iter()
+                    .filter_map(|f| {
+                        let raw = f.body()?.to_vec();
+                        let size = f.size.map_or(raw.len() as u64, u64::from);
+                        Some(Fetched { uid: f.uid?, raw, size })
+                    })
+                    .collect(),
+            )
         })
         .await?;
-    let (small, large): (Vec<(u32, u64)>, Vec<(u32, u64)>) = sizes.into_iter().partition(|(_, size)| *size <= max_bytes);
-    let mut out = Vec::with_capacity(small.len() + large.len());
-    for (uids, query) in [
-        (small, "(UID BODY.PEEK[])".to_string()),
-        (large, format!("(UID BODY.PEEK[]<0.{}>)", max_bytes + 1)),
-    ] {
-        if uids.is_empty() {
-            continue;
-        }
-        let sizes: std::collections::HashMap<u32, u64> = uids.iter().copied().collect();
-        let set = uid_set(&uids.iter().map(|(u, _)| *u).collect::<Vec<_>>());
-        let fetched: Vec<(u32, Vec<u8>)> = conn
-            .run("UID FETCH (BODY.PEEK[])", async |s: &mut ImapSession| {
-                let fetches: Vec<_> = s.uid_fetch(&set, &query).await?.try_collect().await?;
-                Ok::<_, async_imap::error::Error>(
-                    fetches
-                        .iter()
-                        .filter_map(|f| Some((f.uid?, f.body().or_else(|| f.section(&async_imap::imap_proto::SectionPath::Full(async_imap::imap_proto::MessageSection::Text)))?.to_vec())))
-                        .collect(),
-                )
-            })
-            .await?;
-        out.extend(fetched.into_iter().map(|(uid, raw)| {
-            let size = sizes.get(&uid).copied().unwrap_or(raw.len() as u64);
-            Fetched { uid, raw, size }
-        }));
-    }
     out.sort_by_key(|f| f.uid);
     Ok(out)
 }
@@ -257,7 +264,12 @@ impl Source for ImapSource {
     }
 
     async fn changed(&mut self) {
-        let (idle, renew, poll) = (self.mailbox.imap.idle, self.mailbox.imap.idle_renew_seconds, self.mailbox.imap.poll_seconds);
+        let imap = &self.mailbox.imap;
+        let (idle, poll) = (imap.idle, imap.poll_seconds);
+        let renew = match imap.recheck_ms {
+            0 => Duration::from_secs(imap.idle_renew_seconds),
+            ms => Duration::from_millis(ms).min(Duration::from_secs(imap.idle_renew_seconds)),
+        };
         let Some(conn) = self.conn.take() else {
             tokio::time::sleep(Duration::from_secs(poll)).await;
             return;
@@ -267,7 +279,7 @@ impl Source for ImapSource {
             tokio::time::sleep(Duration::from_secs(poll)).await;
             return;
         }
-        match wait_in_idle(conn, Duration::from_secs(renew)).await {
+        match wait_in_idle(conn, renew).await {
             Ok(conn) => self.conn = Some(conn),
             Err(e) => {
                 // Dropped by the server (restart, timeout, kick): the next collect reconnects

@@ -12,6 +12,7 @@ fn a_customer_mail_is_answered_through_postfix_and_dovecot() {
     // IMAP over implicit TLS here; the other tests use STARTTLS.
     let config = stack
         .config("", "")
+        .replacen("idle_renew_seconds = 60", "idle_renew_seconds = 60\nmark = \"keyword:$Switchyard\"", 1)
         .replace(&format!("port = {}\nsecurity = \"starttls\"", stack.imap_port), &format!("port = {}\nsecurity = \"tls\"", stack.imaps_port));
     let config_file = dir.path.join("switchyard.toml");
     std::fs::write(&config_file, config).unwrap();
@@ -39,7 +40,7 @@ fn a_customer_mail_is_answered_through_postfix_and_dovecot() {
     stack.wait_for("the copy in Sent", || stack.messages(SUPPORT, "Sent").values().any(|m| header(m, "Message-ID").as_deref() == Some(reply_id.as_str())));
     let inbox = stack.messages(SUPPORT, "");
     assert_eq!(inbox.len(), 1);
-    assert!(inbox.keys().next().unwrap().contains(":2,"), "processed mail carries the $Switchyard keyword");
+    assert!(inbox.keys().next().unwrap().contains(":2,"), "processed mail carries the configured keyword");
     worker.stop();
 }
 

@@ -1,6 +1,10 @@
-//! `switchyard bench`: fills a fresh data directory's inbox with generated messages, runs
-//! `switchyard run --once` over them in a child process and prints messages per second and
-//! the child's peak memory (max RSS from wait4).
+//! Benchmarks, each a command that prints figures:
+//! - `bench pipeline`: fills a fresh data directory's inbox with generated messages, runs
+//!   `switchyard run --once` over them in a child process and prints messages per second and
+//!   the child's peak memory (max RSS from wait4);
+//! - `bench latency` and `bench backfill` (mail.rs): through a real Dovecot and Postfix.
+
+pub mod mail;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
