@@ -150,6 +150,8 @@ mynetworks = 127.0.0.0/8
 virtual_mailbox_domains = $DOMAINS
 virtual_transport = lmtp:inet:127.0.0.1:$LMTP_PORT
 smtpd_relay_restrictions = permit_mynetworks, reject
+# A recipient that is always refused (5xx), for tests of permanent delivery failures.
+smtpd_recipient_restrictions = check_recipient_access inline:{ {refused@posta.example = 550 5.1.1 Mailbox unavailable} }, permit_mynetworks, reject
 smtpd_tls_cert_file = $dir/cert.pem
 smtpd_tls_key_file = $dir/key.pem
 smtpd_tls_security_level = may

@@ -117,6 +117,27 @@ pub async fn run(settings: Settings, data_dir: &Path, options: RunOptions) -> an
     Ok(summary)
 }
 
+/// Prints what the store holds and what needs a person: failed deliveries, quarantined mail.
+pub async fn status(settings: &Settings, data_dir: &Path, json: bool) -> anyhow::Result<()> {
+    let db = data_dir.join(&settings.store.sqlite_file);
+    let store = SqliteStore::open(&db).await.with_context(|| format!("cannot open the database {}", db.display()))?;
+    let counts = store.counts().await?;
+    let problems = store.problems(200).await?;
+    let waiting = store.approvals().await?.into_iter().filter(|a| a.state == "waiting").count();
+    if json {
+        println!("{}", serde_json::json!({"counts": counts, "drafts_waiting": waiting, "problems": problems}));
+        return Ok(());
+    }
+    println!(
+        "messages {} (pending {}), decisions {}, outbox: {} sent, {} pending, {} failed; drafts waiting for a person: {}",
+        counts.messages, counts.pending, counts.decisions, counts.outbox_sent, counts.outbox_pending, counts.outbox_failed, waiting
+    );
+    for p in &problems {
+        println!("{:<16} message {:<6} {} {}: {}", p.kind, p.message, p.at, p.address.as_deref().unwrap_or("-"), p.detail);
+    }
+    Ok(())
+}
+
 /// Prints the drafts left for people and what became of them.
 pub async fn list_approvals(settings: &Settings, data_dir: &Path, json: bool) -> anyhow::Result<()> {
     let db = data_dir.join(&settings.store.sqlite_file);

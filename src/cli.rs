@@ -33,6 +33,11 @@ pub enum Command {
         #[arg(long)]
         no_seed: bool,
     },
+    /// What the store holds, and what needs a person: failed deliveries and quarantined mail
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
     /// List the drafts left for people and what became of them (sent, edited, discarded…)
     Approvals {
         /// One JSON object per draft

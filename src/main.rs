@@ -33,6 +33,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let incomplete = summary.stats.failed > 0 || summary.source_failures > 0;
             Ok(if incomplete && once { ExitCode::from(2) } else { ExitCode::SUCCESS })
         }
+        Command::Status { json } => {
+            let settings = settings()?;
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            runtime.block_on(app::status(&settings, &cli.data_dir, json))?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Approvals { json } => {
             let settings = settings()?;
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;

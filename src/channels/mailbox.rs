@@ -67,6 +67,7 @@ impl MailboxSink {
         match item.kind {
             OutgoingKind::Reply | OutgoingKind::Alert => {
                 self.smtp.send(&self.tokens, &self.mailbox.address, &item.recipient, &item.raw).await?;
+                crate::crashpoint!("after_smtp_send");
                 // The reply is out: a failure to file its copy must not make it look unsent.
                 let copy = self
                     .with_imap(async |c| match self.folder(c, item.kind, false).await? {

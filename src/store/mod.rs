@@ -180,6 +180,19 @@ pub struct ApprovalRecord {
     pub updated_at: String,
 }
 
+/// Something a person must look at: a delivery that failed for good, or a message quarantined.
+#[derive(Debug, Clone, Serialize)]
+pub struct Problem {
+    /// `delivery_failed` or `quarantined`.
+    pub kind: &'static str,
+    pub message: i64,
+    pub source: String,
+    /// The recipient of a failed delivery, the sender of a quarantined message.
+    pub address: Option<String>,
+    pub detail: String,
+    pub at: String,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Counts {
     pub messages: i64,
@@ -242,4 +255,7 @@ pub trait Store: Send + Sync {
     async fn draft_missing_since(&self, message: i64, since: Option<DateTime<Utc>>) -> Result<(), StoreError>;
 
     async fn approvals(&self) -> Result<Vec<ApprovalRecord>, StoreError>;
+
+    /// Failed deliveries and quarantined messages, newest first.
+    async fn problems(&self, limit: u32) -> Result<Vec<Problem>, StoreError>;
 }

@@ -13,7 +13,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row, SqlSafeStr, SqlitePool};
 
 use super::{
-    ApprovalRecord, Counts, Ingested, NewMessage, OutboxItem, Resolution, SenderLookup, Store, StoreError, StoredMessage, SyncCursor,
+    ApprovalRecord, Counts, Ingested, NewMessage, OutboxItem, Problem, Resolution, SenderLookup, Store, StoreError, StoredMessage, SyncCursor,
     WaitingApproval,
 };
 use crate::domain::{EmailAddress, MessageId};
@@ -497,6 +497,41 @@ impl Store for SqliteStore {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    async fn problems(&self, limit: u32) -> Result<Vec<Problem>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM (
+                SELECT 'delivery_failed' AS kind, o.message, m.channel || '/' || m.channel_ref AS source,
+                       o.recipient AS address, o.kind || ': ' || COALESCE(o.last_error, '') AS detail, o.created_at AS at
+                FROM outbox o JOIN messages m ON m.id = o.message WHERE o.state = 'failed'
+                UNION ALL
+                SELECT 'quarantined', d.message, m.channel || '/' || m.channel_ref, d.sender, d.reasons, d.decided_at
+                FROM decisions d JOIN messages m ON m.id = d.message WHERE d.decision = 'quarantine'
+             ) ORDER BY at DESC LIMIT ?",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                let kind: String = r.get("kind");
+                let detail: String = r.get("detail");
+                // Quarantine reasons are stored as JSON; show their sentences.
+                let detail = serde_json::from_str::<Vec<crate::domain::Reason>>(&detail)
+                    .map(|rs| rs.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))
+                    .unwrap_or(detail);
+                Problem {
+                    kind: if kind == "delivery_failed" { "delivery_failed" } else { "quarantined" },
+                    message: r.get("message"),
+                    source: r.get("source"),
+                    address: r.get("address"),
+                    detail,
+                    at: r.get("at"),
+                }
+            })
+            .collect())
     }
 
     async fn approvals(&self) -> Result<Vec<ApprovalRecord>, StoreError> {

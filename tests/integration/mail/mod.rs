@@ -4,4 +4,5 @@
 mod approvals;
 mod delivery;
 mod outages;
+mod sending;
 pub mod stack;

@@ -63,6 +63,12 @@ impl MailStack {
         self.script(&["flush"]);
     }
 
+    /// Whether Postfix has nothing left to deliver (so no further message is on its way).
+    pub fn queue_empty(&self) -> bool {
+        let out = Command::new("postqueue").arg("-c").arg(self.dir.join("postfix")).arg("-p").output().unwrap();
+        String::from_utf8_lossy(&out.stdout).contains("Mail queue is empty")
+    }
+
     pub fn doveadm(&self, args: &[&str]) -> std::process::Output {
         Command::new("doveadm").arg("-c").arg(self.dir.join("dovecot.conf")).args(args).output().unwrap()
     }
