@@ -661,6 +661,53 @@ mod tests {
     }
 
     #[test]
+    fn the_example_configurations_load() {
+        let env = || {
+            ["SUPPORT_MAIL_PASSWORD", "GMAIL_CLIENT_SECRET", "GMAIL_REFRESH_TOKEN", "M365_CLIENT_SECRET"]
+                .iter()
+                .map(|k| (k.to_string(), "x".to_string()))
+                .collect::<Vec<_>>()
+        };
+        // SAFETY: test-only; the variables exist only for the secrets these files name.
+        for (k, v) in env() {
+            unsafe { std::env::set_var(k, v) };
+        }
+        for (name, text) in [
+            ("imap-smtp", include_str!("../config/examples/imap-smtp.toml")),
+            ("gmail", include_str!("../config/examples/gmail.toml")),
+            ("microsoft365", include_str!("../config/examples/microsoft365.toml")),
+        ] {
+            let s = Settings::from_toml(name, text, no_env()).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(s.mailboxes.len(), 1, "{name}");
+            assert!(!s.maildir.enabled, "{name}");
+        }
+    }
+
+    #[test]
+    fn plain_text_mail_is_refused_beyond_loopback() {
+        let text = r#"
+[[mailboxes]]
+name = "x"
+address = "a@b.example"
+[mailboxes.imap]
+host = "imap.b.example"
+port = 143
+security = "plain"
+username = "a"
+password = "p"
+[mailboxes.smtp]
+host = "127.0.0.1"
+port = 25
+security = "plain"
+"#;
+        let err = Settings::from_toml("f.toml", text, no_env()).unwrap_err().to_string();
+        assert!(err.contains("mailboxes[0].imap.security") && err.contains("loopback"), "{err}");
+        let no_password = text.replace("password = \"p\"", "").replacen("security = \"plain\"", "security = \"tls\"", 1);
+        let err = Settings::from_toml("f.toml", &no_password, no_env()).unwrap_err().to_string();
+        assert!(err.contains("mailboxes[0].imap.password"), "{err}");
+    }
+
+    #[test]
     fn unknown_key_is_named() {
         let err = Settings::from_toml("f.toml", "[policy]\nmin_confidenc = 0.3\n", no_env())
             .unwrap_err()
