@@ -2,8 +2,7 @@
 //! over SMTP, reading mailboxes straight from Dovecot's Maildir, a switchyard configuration.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -75,36 +74,7 @@ impl MailStack {
 
     /// Submits `raw` over SMTP from `from` to `to`.
     pub fn send(&self, from: &str, to: &str, raw: &[u8]) {
-        let stream = TcpStream::connect(("127.0.0.1", self.smtp_port)).expect("connect to Postfix");
-        stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-        let mut reader = BufReader::new(stream.try_clone().unwrap());
-        let mut writer = stream;
-        let mut expect = |code: &str| loop {
-            let mut line = String::new();
-            reader.read_line(&mut line).unwrap();
-            assert!(line.starts_with(code), "SMTP: expected {code}, got {line:?}");
-            if line.as_bytes().get(3) != Some(&b'-') {
-                break;
-            }
-        };
-        expect("220");
-        for (cmd, code) in [
-            ("EHLO test.example".to_string(), "250"),
-            (format!("MAIL FROM:<{from}>"), "250"),
-            (format!("RCPT TO:<{to}>"), "250"),
-            ("DATA".to_string(), "354"),
-        ] {
-            write!(writer, "{cmd}\r\n").unwrap();
-            expect(code);
-        }
-        let text = String::from_utf8_lossy(raw).replace("\r\n", "\n");
-        for line in text.lines() {
-            let stuffed = if line.starts_with('.') { format!(".{line}") } else { line.to_string() };
-            write!(writer, "{stuffed}\r\n").unwrap();
-        }
-        write!(writer, ".\r\n").unwrap();
-        expect("250");
-        write!(writer, "QUIT\r\n").unwrap();
+        switchyard::bench::mail::submit(self.smtp_port, from, to, raw).expect("submit to Postfix");
     }
 
     /// The Maildir folder of `user`: "" is INBOX, "Sent", "Drafts", "Switchyard Review"…
