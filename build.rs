@@ -11,6 +11,14 @@ fn main() {
     embed(&mut out, "TEMPLATES", &root, "templates", &["txt", "html"], true);
     embed(&mut out, "SQLITE_MIGRATIONS", &root, "migrations/sqlite", &["sql"], false);
     embed(&mut out, "SAMPLE_MAILBOX", &root, "samples/mailbox", &["eml"], false);
+    // The trained classifier; absent only before the first `switchyard train`.
+    let model = root.join("models/classifier.bin");
+    println!("cargo:rerun-if-changed={}", model.display());
+    if model.exists() {
+        writeln!(out, "pub static CLASSIFIER_MODEL: &[u8] = include_bytes!({:?});", model.display().to_string()).unwrap();
+    } else {
+        writeln!(out, "pub static CLASSIFIER_MODEL: &[u8] = &[];").unwrap();
+    }
     let dest = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("embedded.rs");
     fs::write(dest, out).expect("write embedded.rs");
 }

@@ -19,7 +19,7 @@ use crate::channels::{self, Router, Sink, Source};
 use crate::config::Settings;
 use crate::connectors::Connectors;
 use crate::connectors::demo_data::DemoData;
-use crate::pipeline::classify::rules::RulesModel;
+use crate::pipeline::classify;
 use crate::pipeline::draft::Templates;
 use crate::pipeline::{LocalClock, Pipeline};
 use crate::report::Reporter;
@@ -51,7 +51,11 @@ pub async fn run(settings: Settings, data_dir: &Path, options: RunOptions) -> an
     );
     let (connectors, clock) = demo_connectors(&settings);
     let templates = Templates::embedded().context("the embedded templates are broken")?;
-    let pipeline = Pipeline::new(settings.clone(), connectors, Arc::new(RulesModel), Arc::new(templates), clock);
+    let model = classify::load_model(&settings.classify.model).context("cannot load the classifier (classify.model)")?;
+    let c = &settings.classify;
+    let llm = classify::llm::LlmClassifier::from_settings(c.llm, c.llm_threshold, c.llm_max_chars, &settings.llm)
+        .context("cannot set up LLM classification ([llm] and classify.llm)")?;
+    let pipeline = Pipeline::new(settings.clone(), connectors, model, Arc::new(templates), clock).with_llm(llm);
 
     let mut sources: Vec<Box<dyn Source>> = Vec::new();
     let mut sinks: HashMap<String, Arc<dyn Sink>> = HashMap::new();
@@ -115,51 +119,6 @@ pub async fn run(settings: Settings, data_dir: &Path, options: RunOptions) -> an
     }
     reporter.finish();
     Ok(summary)
-}
-
-/// Prints what the store holds and what needs a person: failed deliveries, quarantined mail.
-pub async fn status(settings: &Settings, data_dir: &Path, json: bool) -> anyhow::Result<()> {
-    let db = data_dir.join(&settings.store.sqlite_file);
-    let store = SqliteStore::open(&db).await.with_context(|| format!("cannot open the database {}", db.display()))?;
-    let counts = store.counts().await?;
-    let problems = store.problems(200).await?;
-    let waiting = store.approvals().await?.into_iter().filter(|a| a.state == "waiting").count();
-    if json {
-        println!("{}", serde_json::json!({"counts": counts, "drafts_waiting": waiting, "problems": problems}));
-        return Ok(());
-    }
-    println!(
-        "messages {} (pending {}), decisions {}, outbox: {} sent, {} pending, {} failed; drafts waiting for a person: {}",
-        counts.messages, counts.pending, counts.decisions, counts.outbox_sent, counts.outbox_pending, counts.outbox_failed, waiting
-    );
-    for p in &problems {
-        println!("{:<16} message {:<6} {} {}: {}", p.kind, p.message, p.at, p.address.as_deref().unwrap_or("-"), p.detail);
-    }
-    Ok(())
-}
-
-/// Prints the drafts left for people and what became of them.
-pub async fn list_approvals(settings: &Settings, data_dir: &Path, json: bool) -> anyhow::Result<()> {
-    let db = data_dir.join(&settings.store.sqlite_file);
-    let store = SqliteStore::open(&db).await.with_context(|| format!("cannot open the database {}", db.display()))?;
-    for a in store.approvals().await? {
-        if json {
-            println!("{}", serde_json::to_string(&a)?);
-        } else {
-            let changed = a.diff.as_deref().map_or(0, |d| d.lines().count());
-            println!(
-                "{:>6} {:<14} {:<24} {:<34} {:<26} changed lines: {:<3} unverified figures: {}",
-                a.message,
-                a.channel,
-                a.state,
-                a.customer,
-                a.sent_by.as_deref().unwrap_or("-"),
-                changed,
-                a.unverified_claims.map_or("-".to_string(), |n| n.to_string()),
-            );
-        }
-    }
-    Ok(())
 }
 
 /// The demo CIS/OMS and the clock they are consistent with: a fixed `as_of` pins "now" to

@@ -33,6 +33,46 @@ pub enum Command {
         #[arg(long)]
         no_seed: bool,
     },
+    /// Train the classifier from labelled messages and write the model file
+    Train {
+        /// The training split: a directory of *.jsonl files
+        #[arg(long, default_value = "data/classifier/train")]
+        data: PathBuf,
+        /// The development split, scored after training (never trained on)
+        #[arg(long, default_value = "data/classifier/dev")]
+        dev: PathBuf,
+        /// Where the model is written (set classify.model to use another file)
+        #[arg(long, default_value = "models/classifier.bin")]
+        out: PathBuf,
+        /// Leave out the intents and urgencies staff corrected (by default they are learned
+        /// from whenever the store in --data-dir holds any)
+        #[arg(long)]
+        no_corrections: bool,
+    },
+    /// Score the classifier on a labelled JSON Lines file
+    Eval {
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Classify one message read from standard input (an .eml file)
+    Classify {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Record a person's correction of a message's intent or urgency
+    Correct {
+        /// The message's store id (`store_id` in `run --json`)
+        #[arg(long)]
+        message: i64,
+        #[arg(long)]
+        intent: Option<crate::domain::Intent>,
+        #[arg(long)]
+        urgency: Option<crate::domain::Urgency>,
+        /// Who corrects it
+        #[arg(long, default_value = "cli")]
+        by: String,
+    },
     /// What the store holds, and what needs a person: failed deliveries and quarantined mail
     Status {
         #[arg(long)]
@@ -65,6 +105,15 @@ pub enum BenchCommand {
         #[arg(long)]
         keep: bool,
         /// Print the figures as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Local classification throughput on one thread (the development split, cycled)
+    Classify {
+        #[arg(long, default_value_t = 100_000)]
+        messages: usize,
+        #[arg(long, default_value = "data/classifier/dev")]
+        dev: PathBuf,
         #[arg(long)]
         json: bool,
     },

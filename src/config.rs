@@ -46,6 +46,9 @@ pub struct Settings {
     pub guard: GuardSettings,
     #[serde(default)]
     pub classify: ClassifySettings,
+    /// The LLM endpoint (OpenAI, Azure OpenAI, or a compatible local server).
+    #[serde(default)]
+    pub llm: LlmSettings,
     #[serde(default)]
     pub policy: PolicySettings,
     #[serde(default)]
@@ -392,13 +395,113 @@ impl Default for GuardSettings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ClassifySettings {
+    /// `embedded` (the model compiled in), `rules` (the keyword lexicon alone), or the path of
+    /// a model file written by `switchyard train`.
+    pub model: String,
     /// Body text beyond this many characters is not read by the classifier.
     pub max_chars: usize,
+    /// The model's emergency estimate at or above this makes a message an emergency even
+    /// without a safety phrase (a safety phrase always does).
+    pub emergency_threshold: f32,
+    /// Below this probability the model's language is checked against function words.
+    pub language_threshold: f32,
+    /// When the LLM classifies: `off`, `hybrid` (when the local model's confidence is below
+    /// `llm_threshold`) or `always`. Safety emergencies never wait for it.
+    pub llm: LlmMode,
+    pub llm_threshold: f32,
+    /// Characters of the customer's text sent to the LLM at most.
+    pub llm_max_chars: usize,
 }
 
 impl Default for ClassifySettings {
     fn default() -> Self {
-        Self { max_chars: 20_000 }
+        Self {
+            model: "embedded".into(),
+            max_chars: 20_000,
+            emergency_threshold: 0.35,
+            language_threshold: 0.6,
+            llm: LlmMode::Off,
+            llm_threshold: 0.7,
+            llm_max_chars: 6_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LlmMode {
+    Off,
+    Hybrid,
+    Always,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LlmProvider {
+    /// The OpenAI API or any server that speaks it (vLLM, Ollama, LiteLLM…).
+    Openai,
+    /// Azure OpenAI: `base_url` is the resource (https://NAME.openai.azure.com), `model` the
+    /// deployment.
+    Azure,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LlmSettings {
+    pub provider: LlmProvider,
+    pub base_url: String,
+    /// The model name (OpenAI, vLLM, Ollama) or the deployment (Azure).
+    pub model: String,
+    /// Without one, `OPENAI_API_KEY` is used when set; local servers need none.
+    pub api_key: Option<crate::secret::Secret>,
+    pub azure_api_version: String,
+    /// One HTTP attempt at most this long.
+    pub timeout_ms: u64,
+    /// The whole call, retries included, at most this long.
+    pub total_timeout_ms: u64,
+    /// Retries after a rate limit (429), a server error (5xx) or a failed connection.
+    pub retries: usize,
+    /// Calls in flight at once.
+    pub concurrency: usize,
+    /// Prices per million tokens, to count what each message cost.
+    pub price_input_per_million: f64,
+    pub price_output_per_million: f64,
+    pub currency: String,
+}
+
+impl Default for LlmSettings {
+    fn default() -> Self {
+        Self {
+            provider: LlmProvider::Openai,
+            base_url: "https://api.openai.com/v1".into(),
+            model: "gpt-4o-mini".into(),
+            api_key: None,
+            azure_api_version: "2024-10-21".into(),
+            timeout_ms: 15_000,
+            total_timeout_ms: 40_000,
+            retries: 2,
+            concurrency: 4,
+            price_input_per_million: 0.15,
+            price_output_per_million: 0.60,
+            currency: "USD".into(),
+        }
+    }
+}
+
+impl ClassifySettings {
+    pub fn stage(&self) -> crate::pipeline::classify::Settings {
+        crate::pipeline::classify::Settings {
+            max_chars: self.max_chars,
+            emergency_threshold: self.emergency_threshold,
+            language_threshold: self.language_threshold,
+        }
+    }
+}
+
+impl LlmSettings {
+    /// The key to send: the configured one, else `OPENAI_API_KEY`, else none.
+    pub fn key(&self) -> Option<crate::secret::Secret> {
+        self.api_key.clone().or_else(|| std::env::var("OPENAI_API_KEY").ok().filter(|k| !k.is_empty()).map(crate::secret::Secret::new))
     }
 }
 
@@ -420,7 +523,7 @@ pub struct PolicySettings {
 impl Default for PolicySettings {
     fn default() -> Self {
         Self {
-            version: "default-1".into(),
+            version: "default-2".into(),
             auto_send_intents: vec![
                 Intent::Billing,
                 Intent::Payment,
@@ -430,7 +533,9 @@ impl Default for PolicySettings {
                 Intent::Contract,
                 Intent::AccountUpdate,
             ],
-            approve_urgencies: Vec::new(),
+            // Low urgency is thanks and information for later: nobody waits for an answer, and
+            // a template answering a thank-you reads as a machine talking to itself.
+            approve_urgencies: vec![Urgency::Low],
             min_confidence: 0.5,
             vulnerable_approval_intents: vec![
                 Intent::Billing,
@@ -520,6 +625,23 @@ impl Settings {
         };
         if !(0.0..=1.0).contains(&self.policy.min_confidence) {
             return Err(invalid("policy.min_confidence", "expected a number from 0.0 to 1.0"));
+        }
+        if !(0.0..=1.0).contains(&self.classify.emergency_threshold) {
+            return Err(invalid("classify.emergency_threshold", "expected a number from 0.0 to 1.0"));
+        }
+        if !(0.0..=1.0).contains(&self.classify.llm_threshold) {
+            return Err(invalid("classify.llm_threshold", "expected a number from 0.0 to 1.0"));
+        }
+        if self.classify.llm != LlmMode::Off {
+            if !self.llm.base_url.starts_with("http://") && !self.llm.base_url.starts_with("https://") {
+                return Err(invalid("llm.base_url", "expected an http:// or https:// URL"));
+            }
+            if self.llm.model.is_empty() {
+                return Err(invalid("llm.model", "expected the model (or Azure deployment) name"));
+            }
+            if self.llm.concurrency == 0 || self.llm.timeout_ms == 0 || self.llm.total_timeout_ms == 0 {
+                return Err(invalid("llm", "concurrency, timeout_ms and total_timeout_ms must be at least 1"));
+            }
         }
         if self.worker.batch_size == 0 {
             return Err(invalid("worker.batch_size", "expected at least 1"));

@@ -5,10 +5,12 @@ pub mod approvals;
 pub mod bench;
 pub mod channels;
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod connectors;
 pub mod domain;
 pub mod embedded;
+pub mod llm;
 pub mod locale;
 pub mod pipeline;
 pub mod report;
@@ -18,4 +20,5 @@ pub mod telemetry;
 #[cfg(test)]
 pub(crate) mod testing;
 pub mod text;
+pub mod training;
 pub mod worker;

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use switchyard::cli::{BenchCommand, Cli, Command};
 use switchyard::config::Settings;
-use switchyard::{app, bench, telemetry};
+use switchyard::{app, bench, commands, telemetry};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -20,29 +20,46 @@ fn main() -> ExitCode {
     }
 }
 
+/// One thread: the work is sequential and SQLite has one writer; blocking work (SQLite, files)
+/// runs on its own threads.
+fn block_on<T>(f: impl std::future::Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(f)
+}
+
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let settings = || Settings::load(cli.config.as_deref(), std::env::vars());
     match cli.command {
         Command::Run { once, json, no_seed } => {
             let settings = settings()?;
-            // One thread: the pipeline is sequential and SQLite has one writer, so more threads
-            // only add hand-offs. Blocking work (SQLite, file I/O) runs on its own threads.
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
             let options = app::RunOptions { once, json, seed: !no_seed };
-            let summary = runtime.block_on(app::run(settings, &cli.data_dir, options))?;
+            let summary = block_on(app::run(settings, &cli.data_dir, options))?;
             let incomplete = summary.stats.failed > 0 || summary.source_failures > 0;
             Ok(if incomplete && once { ExitCode::from(2) } else { ExitCode::SUCCESS })
         }
         Command::Status { json } => {
-            let settings = settings()?;
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-            runtime.block_on(app::status(&settings, &cli.data_dir, json))?;
+            block_on(commands::status(&settings()?, &cli.data_dir, json))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Approvals { json } => {
-            let settings = settings()?;
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-            runtime.block_on(app::list_approvals(&settings, &cli.data_dir, json))?;
+            block_on(commands::list_approvals(&settings()?, &cli.data_dir, json))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Train { data, dev, out, no_corrections } => {
+            let options = commands::TrainOptions { data, dev: Some(dev), out, corrections: !no_corrections };
+            block_on(commands::train(&settings()?, &cli.data_dir, &options))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Eval { file, json } => {
+            block_on(commands::eval(&settings()?, &file, json))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Classify { json } => {
+            block_on(commands::classify(&settings()?, json))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Correct { message, intent, urgency, by } => {
+            let correction = switchyard::store::Correction { message, intent, urgency, by };
+            block_on(commands::correct(&settings()?, &cli.data_dir, &correction))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench { what } => {
@@ -51,12 +68,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     settings()?;
                     bench::run(&bench::Options { messages, runs, keep, json, config: cli.config.clone() })?;
                 }
+                BenchCommand::Classify { messages, dev, json } => {
+                    commands::bench_classify(&settings()?, &dev, messages, json)?;
+                }
                 BenchCommand::Latency { stack, messages, rate, recheck_ms, json } => {
                     bench::mail::latency(&bench::mail::LatencyOptions { stack, messages, rate, recheck_ms, json })?;
                 }
                 BenchCommand::Backfill { stack, messages, json } => {
-                    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-                    runtime.block_on(bench::mail::backfill(&bench::mail::BackfillOptions { stack, messages, json }))?;
+                    block_on(bench::mail::backfill(&bench::mail::BackfillOptions { stack, messages, json }))?;
                 }
             }
             Ok(ExitCode::SUCCESS)

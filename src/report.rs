@@ -34,7 +34,7 @@ impl Reporter {
     }
 
     fn json_line(&mut self, o: &Outcome, reply: Option<&MessageId>) -> std::io::Result<()> {
-        let line = json!({
+        let mut line = json!({
             "message_id": o.message_id,
             "from": o.from,
             "customer": o.customer,
@@ -47,7 +47,12 @@ impl Reporter {
             "reply_message_id": reply.map(|m| m.to_string()),
             "store_id": o.message,
             "source": o.source,
+            "model": o.model,
+            "decided_by": o.decided_by,
         });
+        if let Some(llm) = &o.llm {
+            line["llm"] = json!(llm);
+        }
         writeln!(self.out, "{line}")?;
         self.out.flush()
     }

@@ -46,7 +46,7 @@ pub fn admitted(raw: &str) -> Admitted {
 }
 
 pub fn classify(a: &Admitted) -> Classification {
-    classify::run(a, &RulesModel, &classify::Settings { max_chars: 20_000 })
+    classify::run(&a.message, &RulesModel, &classify::Settings::default())
 }
 
 pub fn email(s: &str) -> EmailAddress {

@@ -87,7 +87,8 @@ pub fn run(message: ParsedMessage, history: SenderHistory, rules: &GuardRules<'_
     Verdict::Admit(Admitted { message, cautions })
 }
 
-fn machine_reasons(m: &ParsedMessage, history: SenderHistory, rules: &GuardRules<'_>) -> Vec<Reason> {
+/// Why a message must not be answered at all (machine mail, our own, a duplicate); empty for human mail.
+pub fn machine_reasons(m: &ParsedMessage, history: SenderHistory, rules: &GuardRules<'_>) -> Vec<Reason> {
     let s = &m.signals;
     let local = m.from.local_part().to_ascii_lowercase();
     let mut out = Vec::new();

@@ -20,7 +20,8 @@ use serde::Serialize;
 
 use crate::config::Settings;
 use crate::connectors::Connectors;
-use crate::domain::{Claim, Decision, Fact, Intent, Language, Reason, ReasonCode, Urgency};
+use crate::domain::{Claim, Decision, EmailAddress, Fact, Intent, Language, Reason, ReasonCode, Urgency};
+use classify::Classification;
 use crate::store::{SenderLookup, Store, StoreError, StoredMessage};
 use act::Outgoing;
 use draft::{Draft, DraftInput, Templates};
@@ -47,6 +48,11 @@ pub struct Outcome {
     pub reasons: Vec<Reason>,
     pub policy_version: String,
     pub model: Option<String>,
+    /// Whose reading of the intent stands: `local` or `llm`.
+    pub decided_by: Option<String>,
+    /// What the LLM did, when it was asked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub llm: Option<classify::llm::LlmRecord>,
     pub facts: Vec<Fact>,
     pub claims: Vec<Claim>,
     pub draft: Option<Draft>,
@@ -71,6 +77,8 @@ impl Outcome {
             reasons,
             policy_version: policy_version.to_string(),
             model: None,
+            decided_by: None,
+            llm: None,
             facts: Vec::new(),
             claims: Vec::new(),
             draft: None,
@@ -138,6 +146,10 @@ pub struct Pipeline {
     pub templates: Arc<Templates>,
     pub allowlist: Allowlist,
     pub clock: LocalClock,
+    /// Set when the configuration asks for LLM classification.
+    pub llm: Option<Arc<classify::llm::LlmClassifier>>,
+    /// Mail from these is our own: never answered.
+    own_addresses: Vec<EmailAddress>,
 }
 
 impl Pipeline {
@@ -151,7 +163,16 @@ impl Pipeline {
         let b = &settings.brand;
         let fixed = [b.phone.as_str(), b.emergency_phone.as_str(), b.public_emergency.as_str(), b.website.as_str(), b.from_address.as_str()];
         let allowlist = Allowlist::new(fixed.into_iter().chain(settings.factcheck.allowlist.iter().map(String::as_str)));
-        Self { settings, connectors, model, templates, allowlist, clock }
+        let mut own_addresses = settings.guard.own_addresses.clone();
+        own_addresses.push(settings.brand.from_address.clone());
+        own_addresses.extend(settings.mailboxes.iter().map(|m| m.address.clone()));
+        Self { settings, connectors, model, templates, allowlist, clock, llm: None, own_addresses }
+    }
+
+    /// Adds LLM classification (see [`classify::llm`]).
+    pub fn with_llm(mut self, llm: Option<Arc<classify::llm::LlmClassifier>>) -> Self {
+        self.llm = llm;
+        self
     }
 
     /// Runs every stage for a batch of stored messages, in order. Only store errors escape:
@@ -168,18 +189,27 @@ impl Pipeline {
             .filter_map(|(m, p)| p.as_ref().ok().map(|p| SenderLookup { message: m.id, message_id: p.message_id.as_ref(), sender: &p.from }))
             .collect();
         let since = Utc::now() - chrono::Duration::hours(s.guard.reply_window_hours.into());
-        let mut histories = store.sender_histories(&lookups, since).await?.into_iter();
+        let mut fetched = store.sender_histories(&lookups, since).await?.into_iter();
+        let mut histories = Vec::with_capacity(batch.len());
+        for p in &parsed {
+            histories.push(match p {
+                Ok(_) => Some(fetched.next().ok_or_else(|| StoreError::Corrupt("sender history missing".into()))?),
+                Err(_) => None,
+            });
+        }
+        let mut readings = self.classify_batch(&parsed, &histories).await.into_iter();
         let mut uncommitted = Uncommitted::default();
         let mut outcomes = Vec::with_capacity(batch.len());
-        for (stored, parsed) in batch.iter().zip(parsed) {
+        for ((stored, parsed), history) in batch.iter().zip(parsed).zip(histories) {
             crate::crashpoint!("before_triage");
-            let outcome = match parsed {
-                Err(e) => Outcome::early(stored, Decision::Quarantine, vec![e.reason()], &s.policy.version),
-                Ok(p) => {
-                    let history = histories.next().ok_or_else(|| StoreError::Corrupt("sender history missing".into()))?;
+            let reading = readings.next().flatten();
+            let outcome = match (parsed, history) {
+                (Ok(p), Some(history)) => {
                     let history = uncommitted.add_to(history, &p);
-                    self.after_parse(stored, p, history).await
+                    self.after_parse(stored, p, history, reading).await
                 }
+                (Err(e), _) => Outcome::early(stored, Decision::Quarantine, vec![e.reason()], &s.policy.version),
+                (Ok(_), None) => return Err(StoreError::Corrupt("sender history missing".into())),
             };
             uncommitted.note(&outcome);
             outcomes.push(outcome);
@@ -187,19 +217,58 @@ impl Pipeline {
         Ok(outcomes)
     }
 
-    async fn after_parse(&self, stored: &StoredMessage, parsed: parse::ParsedMessage, history: guard::SenderHistory) -> Outcome {
+    /// Classifies every message the guard will let through, before the decisions (which run
+    /// in order, because each may count against the next sender's reply limit). The LLM, when
+    /// it is asked, is asked for the whole batch at once: a storm is not read one by one.
+    async fn classify_batch(
+        &self,
+        parsed: &[Result<parse::ParsedMessage, parse::ParseError>],
+        histories: &[Option<guard::SenderHistory>],
+    ) -> Vec<Option<Classification>> {
+        let stage = self.settings.classify.stage();
+        let rules = self.guard_rules();
+        // A repeat of a Message-ID earlier in the batch will be stopped as a duplicate.
+        let mut ids = HashSet::new();
+        let local: Vec<Option<(&parse::ParsedMessage, Classification)>> = parsed
+            .iter()
+            .zip(histories)
+            .map(|(p, h)| match (p, h) {
+                (Ok(p), Some(h)) if guard::machine_reasons(p, *h, &rules).is_empty() => {
+                    let repeat = p.message_id.as_ref().is_some_and(|id| !ids.insert(id.as_str()));
+                    (!repeat).then(|| (p, classify::run(p, self.model.as_ref(), &stage)))
+                }
+                _ => None,
+            })
+            .collect();
+        let Some(llm) = &self.llm else { return local.into_iter().map(|r| r.map(|(_, c)| c)).collect() };
+        let refined = local.into_iter().map(|reading| async move {
+            match reading {
+                Some((p, c)) => Some(llm.refine(&p.subject, &p.text, c).await),
+                None => None,
+            }
+        });
+        futures_util::future::join_all(refined).await
+    }
+
+    fn guard_rules(&self) -> GuardRules<'_> {
+        GuardRules {
+            own_addresses: &self.own_addresses,
+            own_message_id_domain: &self.settings.brand.message_id_domain,
+            max_auto_replies: self.settings.guard.max_auto_replies_per_sender,
+        }
+    }
+
+    async fn after_parse(
+        &self,
+        stored: &StoredMessage,
+        parsed: parse::ParsedMessage,
+        history: guard::SenderHistory,
+        reading: Option<Classification>,
+    ) -> Outcome {
         let s = &self.settings;
-        let mut own = s.guard.own_addresses.clone();
-        own.push(s.brand.from_address.clone());
-        own.extend(s.mailboxes.iter().map(|m| m.address.clone()));
-        let rules = GuardRules {
-            own_addresses: &own,
-            own_message_id_domain: &s.brand.message_id_domain,
-            max_auto_replies: s.guard.max_auto_replies_per_sender,
-        };
         let (message_id, from) = (parsed.message_id.as_ref().map(|m| m.to_string()), parsed.from.to_string());
-        match guard::run(parsed, history, &rules) {
-            Verdict::Admit(admitted) => self.decide(stored, admitted).await,
+        match guard::run(parsed, history, &self.guard_rules()) {
+            Verdict::Admit(admitted) => self.decide(stored, admitted, reading).await,
             Verdict::Stop(reasons) => {
                 let mut o = Outcome::early(stored, Decision::Ignore, reasons, &s.policy.version);
                 (o.message_id, o.from) = (message_id, Some(from));
@@ -208,9 +277,9 @@ impl Pipeline {
         }
     }
 
-    async fn decide(&self, stored: &StoredMessage, admitted: guard::Admitted) -> Outcome {
+    async fn decide(&self, stored: &StoredMessage, admitted: guard::Admitted, reading: Option<Classification>) -> Outcome {
         let s = &self.settings;
-        let classification = classify::run(&admitted, self.model.as_ref(), &classify::Settings { max_chars: s.classify.max_chars });
+        let classification = reading.unwrap_or_else(|| classify::run(&admitted.message, self.model.as_ref(), &s.classify.stage()));
         let identity = match identify::run(&admitted, &classification, self.connectors.cis.as_ref()).await {
             Ok(identity) => identity,
             Err(e) => identify::Identity {
@@ -265,6 +334,8 @@ impl Pipeline {
             reasons,
             policy_version: ruling.policy_version,
             model: Some(classification.model.clone()),
+            decided_by: Some(classification.decided_by().to_string()),
+            llm: classification.llm.clone(),
             facts: grounding.facts.clone(),
             claims: check.map(|c| c.claims).unwrap_or_default(),
             draft,

@@ -245,6 +245,12 @@ fn attachments(message: &mail_parser::Message<'_>) -> Vec<Attachment> {
         .collect()
 }
 
+/// Splits a body into what was written now, the quoted history and the signature.
+pub fn split_body(full: &str) -> (String, Option<String>, Option<String>) {
+    let s = split_text(full);
+    (s.text, s.quoted, s.signature)
+}
+
 struct SplitText {
     text: String,
     quoted: Option<String>,

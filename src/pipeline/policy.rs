@@ -183,6 +183,6 @@ mod tests {
         let r = decide("From: luca.ferrari@posta.example\nSubject: luce\n\nsiamo senza luce", "", &rules).await;
         assert_eq!(r.decision, Decision::Approve);
         assert!(codes(&r).contains(&"low_confidence"));
-        assert_eq!(r.policy_version, "default-1");
+        assert_eq!(r.policy_version, "default-2");
     }
 }

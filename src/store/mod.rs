@@ -21,6 +21,8 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
+    #[error("{0}")]
+    NotFound(String),
 }
 
 /// A message as a channel hands it over.
@@ -193,7 +195,7 @@ pub struct Problem {
     pub at: String,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Counts {
     pub messages: i64,
     pub pending: i64,
@@ -201,6 +203,12 @@ pub struct Counts {
     pub outbox_pending: i64,
     pub outbox_sent: i64,
     pub outbox_failed: i64,
+    /// Messages the LLM was asked about, how many of its answers were used, and what it took.
+    pub llm_calls: i64,
+    pub llm_accepted: i64,
+    pub llm_tokens_in: i64,
+    pub llm_tokens_out: i64,
+    pub llm_cost: f64,
 }
 
 #[async_trait]
@@ -258,4 +266,27 @@ pub trait Store: Send + Sync {
 
     /// Failed deliveries and quarantined messages, newest first.
     async fn problems(&self, limit: u32) -> Result<Vec<Problem>, StoreError>;
+
+    /// Records a person's correction of a message's intent or urgency (the latest wins).
+    async fn correct(&self, correction: &Correction) -> Result<(), StoreError>;
+
+    /// Every corrected message with its labels (corrected, else as decided), for training.
+    async fn corrected_messages(&self) -> Result<Vec<CorrectedMessage>, StoreError>;
+}
+
+#[derive(Debug, Clone)]
+pub struct Correction {
+    pub message: i64,
+    pub intent: Option<crate::domain::Intent>,
+    pub urgency: Option<crate::domain::Urgency>,
+    pub by: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct CorrectedMessage {
+    pub message: i64,
+    pub raw: Vec<u8>,
+    pub intent: String,
+    pub urgency: String,
+    pub language: String,
 }

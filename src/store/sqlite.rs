@@ -13,7 +13,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row, SqlSafeStr, SqlitePool};
 
 use super::{
-    ApprovalRecord, Counts, Ingested, NewMessage, OutboxItem, Problem, Resolution, SenderLookup, Store, StoreError, StoredMessage, SyncCursor,
+    ApprovalRecord, CorrectedMessage, Correction, Counts, Ingested, NewMessage, OutboxItem, Problem, Resolution, SenderLookup, Store, StoreError, StoredMessage, SyncCursor,
     WaitingApproval,
 };
 use crate::domain::{EmailAddress, MessageId};
@@ -250,8 +250,9 @@ impl Store for SqliteStore {
         for chunk in outcomes.chunks(MAX_ROWS) {
             let sql = multi_row(
                 "INSERT INTO decisions (message, header_message_id, sender, customer, language, intent, urgency,
-                    confidence, decision, reasons, policy_version, model, facts, claims, draft_subject, draft_body, decided_at) VALUES",
-                17,
+                    confidence, decision, reasons, policy_version, model, facts, claims, draft_subject, draft_body, decided_at,
+                    decided_by, llm_model, llm_prompt, llm_outcome, llm_tokens_in, llm_tokens_out, llm_cost) VALUES",
+                24,
                 chunk.len(),
                 "",
             );
@@ -274,7 +275,14 @@ impl Store for SqliteStore {
                     .bind(json(&o.claims))
                     .bind(o.draft.as_ref().map(|d| d.subject.as_str()))
                     .bind(o.draft.as_ref().map(|d| d.body.as_str()))
-                    .bind(now);
+                    .bind(now)
+                    .bind(&o.decided_by)
+                    .bind(o.llm.as_ref().map(|l| l.model.as_str()))
+                    .bind(o.llm.as_ref().map(|l| l.prompt.as_str()))
+                    .bind(o.llm.as_ref().map(|l| l.outcome.to_string()))
+                    .bind(o.llm.as_ref().map(|l| l.usage.prompt_tokens))
+                    .bind(o.llm.as_ref().map(|l| l.usage.completion_tokens))
+                    .bind(o.llm.as_ref().map(|l| l.usage.cost));
             }
             q.execute(&mut *tx).await?;
         }
@@ -426,7 +434,12 @@ impl Store for SqliteStore {
                     (SELECT COUNT(*) FROM decisions),
                     (SELECT COUNT(*) FROM outbox WHERE state = 'pending'),
                     (SELECT COUNT(*) FROM outbox WHERE state = 'sent'),
-                    (SELECT COUNT(*) FROM outbox WHERE state = 'failed')",
+                    (SELECT COUNT(*) FROM outbox WHERE state = 'failed'),
+                    (SELECT COUNT(*) FROM decisions WHERE llm_outcome IS NOT NULL AND llm_outcome NOT LIKE 'skipped%'),
+                    (SELECT COUNT(*) FROM decisions WHERE llm_outcome = 'accepted'),
+                    (SELECT COALESCE(SUM(llm_tokens_in), 0) FROM decisions),
+                    (SELECT COALESCE(SUM(llm_tokens_out), 0) FROM decisions),
+                    (SELECT COALESCE(SUM(llm_cost), 0.0) FROM decisions)",
         )
         .fetch_one(&self.pool)
         .await?;
@@ -437,6 +450,11 @@ impl Store for SqliteStore {
             outbox_pending: row.get(3),
             outbox_sent: row.get(4),
             outbox_failed: row.get(5),
+            llm_calls: row.get(6),
+            llm_accepted: row.get(7),
+            llm_tokens_in: row.get(8),
+            llm_tokens_out: row.get(9),
+            llm_cost: row.get(10),
         })
     }
 
@@ -534,6 +552,48 @@ impl Store for SqliteStore {
             .collect())
     }
 
+    async fn correct(&self, c: &Correction) -> Result<(), StoreError> {
+        let decided: Option<(String,)> = sqlx::query_as("SELECT decision FROM decisions WHERE message = ?")
+            .bind(c.message)
+            .fetch_optional(&self.pool)
+            .await?;
+        match decided.as_ref().map(|(d,)| d.as_str()) {
+            None => return Err(StoreError::NotFound(format!("message {} has no decision yet", c.message))),
+            Some("ignore" | "quarantine") => {
+                return Err(StoreError::NotFound(format!("message {} was never classified (ignored or quarantined)", c.message)));
+            }
+            Some(_) => {}
+        }
+        sqlx::query(
+            "INSERT INTO corrections (message, intent, urgency, corrected_by, corrected_at) VALUES (?, ?, ?, ?, ?)
+             ON CONFLICT (message) DO UPDATE SET intent = COALESCE(excluded.intent, intent),
+                urgency = COALESCE(excluded.urgency, urgency), corrected_by = excluded.corrected_by,
+                corrected_at = excluded.corrected_at",
+        )
+        .bind(c.message)
+        .bind(c.intent.map(|i| i.as_str()))
+        .bind(c.urgency.map(|u| u.as_str()))
+        .bind(&c.by)
+        .bind(Utc::now())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn corrected_messages(&self) -> Result<Vec<CorrectedMessage>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT c.message, m.raw, COALESCE(c.intent, d.intent) AS intent, COALESCE(c.urgency, d.urgency) AS urgency, d.language
+             FROM corrections c JOIN messages m ON m.id = c.message JOIN decisions d ON d.message = c.message
+             ORDER BY c.message",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| CorrectedMessage { message: r.get("message"), raw: r.get("raw"), intent: r.get("intent"), urgency: r.get("urgency"), language: r.get("language") })
+            .collect())
+    }
+
     async fn approvals(&self) -> Result<Vec<ApprovalRecord>, StoreError> {
         let rows = sqlx::query(
             "SELECT message, channel, customer, state, sent_by, sent_at, diff, unverified_claims, created_at, updated_at
@@ -590,6 +650,8 @@ mod tests {
             reasons: vec![Reason::new(ReasonCode::AutoSendAllowed, "test")],
             policy_version: "t".into(),
             model: None,
+            decided_by: None,
+            llm: None,
             facts: Vec::new(),
             claims: Vec::new(),
             draft: None,

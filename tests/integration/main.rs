@@ -1,8 +1,11 @@
 //! Integration tests: the real binary over real Maildir folders and a fresh SQLite database
 //! in a temporary directory each.
 
+mod classifier;
 mod config;
+mod fake_llm;
 mod helpers;
+mod llm;
 mod mail;
 mod restart;
 mod samples;

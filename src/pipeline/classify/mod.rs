@@ -3,7 +3,10 @@
 //! override and entity extraction stay the same whatever the model.
 
 pub mod entities;
+pub mod features;
 pub mod language;
+pub mod linear;
+pub mod llm;
 pub mod rules;
 pub mod safety;
 
@@ -12,7 +15,7 @@ use serde::Serialize;
 pub use entities::Entities;
 pub use safety::{Hazard, SafetyHit};
 
-use super::guard::Admitted;
+use super::parse::ParsedMessage;
 use crate::domain::{Intent, Language, Urgency};
 
 /// What a model sees: the customer's own words, accent-folded and lower-cased.
@@ -30,6 +33,10 @@ pub struct Prediction {
     pub confidence: f32,
     /// Scores of the other intents considered, best first (for people reviewing).
     pub alternatives: Vec<(Intent, f32)>,
+    /// 0..1: the model's own estimate that this is an emergency (besides the safety phrases).
+    pub emergency_probability: f32,
+    /// The model's language and its probability, when the model knows languages.
+    pub language: Option<(Language, f32)>,
 }
 
 pub trait Model: Send + Sync {
@@ -49,30 +56,74 @@ pub struct Classification {
     pub safety: Option<SafetyHit>,
     pub entities: Entities,
     pub model: String,
+    /// What the LLM did, when it was asked (see [`llm`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub llm: Option<llm::LlmRecord>,
+}
+
+impl Classification {
+    /// Whose reading of the intent stands: `llm` when its answer was accepted, else `local`.
+    pub fn decided_by(&self) -> &'static str {
+        match &self.llm {
+            Some(r) if r.outcome == llm::LlmOutcome::Accepted => "llm",
+            _ => "local",
+        }
+    }
 }
 
 pub struct Settings {
     pub max_chars: usize,
+    /// The model's own emergency estimate at or above this makes a message an emergency, even
+    /// without a safety phrase (a phrase always does).
+    pub emergency_threshold: f32,
+    /// Below this probability the model's language is checked against function words.
+    pub language_threshold: f32,
 }
 
-pub fn run(admitted: &Admitted, model: &dyn Model, settings: &Settings) -> Classification {
-    let message = &admitted.message;
-    let text = truncate(&message.text, settings.max_chars);
-    let subject = crate::text::fold(&message.subject);
+impl Default for Settings {
+    fn default() -> Self {
+        Self { max_chars: 20_000, emergency_threshold: 0.35, language_threshold: 0.6 }
+    }
+}
+
+pub fn run(message: &ParsedMessage, model: &dyn Model, settings: &Settings) -> Classification {
+    let mut c = classify_text(&message.subject, &message.text, message.content_language.as_deref(), model, settings);
+    c.entities = entities::extract(&message.subject, truncate(&message.text, settings.max_chars));
+    c
+}
+
+/// Classifies a subject and the text the customer wrote now (quoted history and signature
+/// already split off). Entities are left empty: `run` adds them.
+pub fn classify_text(
+    subject: &str,
+    text: &str,
+    content_language: Option<&str>,
+    model: &dyn Model,
+    settings: &Settings,
+) -> Classification {
+    let text = truncate(text, settings.max_chars);
+    let subject = crate::text::fold(subject);
     let folded = crate::text::fold(text);
-    let language = language::detect(&subject, &folded, message.content_language.as_deref());
-    let prediction = model.predict(&ModelInput { subject: &subject, text: &folded, language });
+    let by_words = || language::detect(&subject, &folded, content_language);
+    let prediction = model.predict(&ModelInput { subject: &subject, text: &folded, language: Language::Other });
+    let language = match prediction.language {
+        Some((lang, p)) if p >= settings.language_threshold => lang,
+        _ => by_words(),
+    };
     // Safety phrases are looked for in what the customer wrote now, never in quoted history:
     // an old thread mentioning a past gas leak is not a new emergency.
-    let safety = safety::scan(&format!("{subject}\n{folded}"));
-    let urgency = if safety.is_some() { Urgency::Emergency } else { prediction.urgency };
-    // Danger with no other request is a report of a fault on the network; a meter that
-    // sparks or smokes is a fault too, not a reading.
-    let intent = match (&safety, prediction.intent) {
-        (Some(_), Intent::Other | Intent::MeterReading) => Intent::Outage,
-        (_, intent) => intent,
+    let safety = safety::scan(&subject, &folded);
+    let urgency = if safety.is_some() || prediction.emergency_probability >= settings.emergency_threshold {
+        Urgency::Emergency
+    } else if prediction.urgency == Urgency::Emergency {
+        // Not sure enough to alert people, but the model still sees danger: a person soon.
+        Urgency::High
+    } else {
+        prediction.urgency
     };
-    let entities = entities::extract(&message.subject, text);
+    // A danger inside a mail about something else keeps the mail's intent (a billing question
+    // that mentions a gas smell is still a billing question, urgently): the model decides.
+    let intent = prediction.intent;
     Classification {
         intent,
         urgency,
@@ -80,9 +131,19 @@ pub fn run(admitted: &Admitted, model: &dyn Model, settings: &Settings) -> Class
         confidence: prediction.confidence,
         alternatives: prediction.alternatives,
         safety,
-        entities,
+        entities: Entities::default(),
         model: model.version().to_string(),
+        llm: None,
     }
+}
+
+/// The model the configuration names: `embedded`, `rules`, or a model file.
+pub fn load_model(setting: &str) -> Result<std::sync::Arc<dyn Model>, linear::ModelError> {
+    Ok(match setting {
+        "embedded" => linear::LinearModel::embedded()?,
+        "rules" => std::sync::Arc::new(rules::RulesModel),
+        path => std::sync::Arc::new(linear::LinearModel::load(std::path::Path::new(path))?),
+    })
 }
 
 fn truncate(text: &str, max_chars: usize) -> &str {

@@ -122,8 +122,23 @@ impl Model for RulesModel {
             .take(3)
             .map(|&(i, s)| (i, s / (total + 1.0)))
             .collect();
-        Prediction { intent, urgency, confidence, alternatives }
+        let emergency_probability = 0.0;
+        Prediction { intent, urgency, confidence, alternatives, emergency_probability, language: None }
     }
+}
+
+/// The lexicon's hits in accent-folded text, as (label, weight): features for the trained model.
+pub fn lexicon_hits(folded: &str) -> Vec<(&'static str, f32)> {
+    matches(folded)
+        .map(|(label, w)| {
+            let name = match label {
+                Label::Intent(i) => i.as_str(),
+                Label::High => "high",
+                Label::Low => "low",
+            };
+            (name, w)
+        })
+        .collect()
 }
 
 fn matches(text: &str) -> impl Iterator<Item = (Label, f32)> + '_ {
