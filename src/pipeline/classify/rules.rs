@@ -1,5 +1,6 @@
 //! The first model: weighted keywords and phrases in the four languages (rules.lexicon).
-//! Transparent and fast; the trained model of a later issue replaces it behind [`Model`].
+//! Transparent and fast; the trained model (linear.rs) replaced it as the default behind
+//! [`Model`], and it stays selectable (`classify.model = "rules"`) as a baseline.
 
 use std::sync::LazyLock;
 
@@ -125,20 +126,6 @@ impl Model for RulesModel {
         let emergency_probability = 0.0;
         Prediction { intent, urgency, confidence, alternatives, emergency_probability, language: None }
     }
-}
-
-/// The lexicon's hits in accent-folded text, as (label, weight): features for the trained model.
-pub fn lexicon_hits(folded: &str) -> Vec<(&'static str, f32)> {
-    matches(folded)
-        .map(|(label, w)| {
-            let name = match label {
-                Label::Intent(i) => i.as_str(),
-                Label::High => "high",
-                Label::Low => "low",
-            };
-            (name, w)
-        })
-        .collect()
 }
 
 fn matches(text: &str) -> impl Iterator<Item = (Label, f32)> + '_ {
