@@ -52,9 +52,7 @@ pub async fn run(settings: Settings, data_dir: &Path, options: RunOptions) -> an
     let (connectors, clock) = demo_connectors(&settings);
     let templates = Templates::embedded().context("the embedded templates are broken")?;
     let model = classify::load_model(&settings.classify.model).context("cannot load the classifier (classify.model)")?;
-    let c = &settings.classify;
-    let llm = classify::llm::LlmClassifier::from_settings(c.llm, c.llm_threshold, c.llm_max_chars, &settings.llm)
-        .context("cannot set up LLM classification ([llm] and classify.llm)")?;
+    let llm = classify::llm::LlmClassifier::configured(&settings).context("cannot set up LLM classification ([llm] and classify.llm)")?;
     let pipeline = Pipeline::new(settings.clone(), connectors, model, Arc::new(templates), clock).with_llm(llm);
 
     let mut sources: Vec<Box<dyn Source>> = Vec::new();

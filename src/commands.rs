@@ -188,9 +188,7 @@ pub async fn classify(settings: &Settings, json: bool) -> anyhow::Result<()> {
 }
 
 fn llm_classifier(settings: &Settings) -> anyhow::Result<Option<std::sync::Arc<classify::llm::LlmClassifier>>> {
-    let c = &settings.classify;
-    classify::llm::LlmClassifier::from_settings(c.llm, c.llm_threshold, c.llm_max_chars, &settings.llm)
-        .context("cannot set up LLM classification ([llm] and classify.llm)")
+    classify::llm::LlmClassifier::configured(settings).context("cannot set up LLM classification ([llm] and classify.llm)")
 }
 
 /// Records a person's correction; the next `switchyard train` learns from it.

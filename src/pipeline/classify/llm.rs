@@ -11,7 +11,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::Classification;
-use crate::config::{LlmMode, LlmSettings};
+use crate::config::{LlmMode, Settings};
 use crate::domain::{Intent, Language, Urgency};
 use crate::llm::{Llm, LlmError, Request, Usage};
 
@@ -102,17 +102,18 @@ pub struct LlmClassifier {
 }
 
 impl LlmClassifier {
-    /// None when the mode is `off`.
-    pub fn from_settings(mode: LlmMode, threshold: f32, max_chars: usize, settings: &LlmSettings) -> Result<Option<Arc<Self>>, LlmError> {
-        if mode == LlmMode::Off {
+    /// The classifier `classify.llm` and `[llm]` configure; None when the mode is `off`.
+    pub fn configured(settings: &Settings) -> Result<Option<Arc<Self>>, LlmError> {
+        let c = &settings.classify;
+        if c.llm == LlmMode::Off {
             return Ok(None);
         }
-        let llm = Llm::new(settings)?;
-        Ok(Some(Arc::new(Self { llm, mode, threshold, max_chars, prompt: prompt_version() })))
+        let llm = Llm::new(&settings.llm)?;
+        Ok(Some(Arc::new(Self { llm, mode: c.llm, threshold: c.llm_threshold, max_chars: c.llm_max_chars, prompt: prompt_version() })))
     }
 
     /// Whether the LLM is asked about a message the local model classified so.
-    pub fn wanted(&self, local: &Classification) -> bool {
+    fn wanted(&self, local: &Classification) -> bool {
         match self.mode {
             LlmMode::Off => false,
             LlmMode::Always => true,
