@@ -129,7 +129,7 @@ pub fn demo_connectors(settings: &Settings) -> (Connectors, LocalClock) {
     };
     let now = clock.now().local_now;
     let data = DemoData::generate(as_of, now, demo.customers);
-    (Connectors::demo(Arc::new(data)), clock)
+    (Connectors::demo(Arc::new(std::sync::RwLock::new(data))), clock)
 }
 
 /// Writes the bundled sample mailbox into `inbox/new`.

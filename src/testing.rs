@@ -8,11 +8,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use async_trait::async_trait;
 use chrono::{NaiveDate, Utc};
 
-use crate::connectors::cis::{Cis, Customer, Statement};
-use crate::connectors::demo_data::DemoData;
-use crate::connectors::outage::{Oms, Outage};
+use crate::connectors::cis::{Cis, Customer, CustomerKey, InstallmentEligibility, Statement};
+use crate::connectors::demo_data::{DemoData, SharedDemo};
+use crate::connectors::outage::{FaultReport, FaultReportRequest, Oms, Outage, Place};
 use crate::connectors::{ConnectorError, Connectors};
-use crate::domain::{AccountId, EmailAddress, SupplyPointId};
+use crate::domain::{AccountId, EmailAddress};
 use crate::pipeline::classify::{self, Classification, rules::RulesModel};
 use crate::pipeline::ground::Clock;
 use crate::pipeline::guard::{self, Admitted, GuardRules, SenderHistory, Verdict};
@@ -26,8 +26,8 @@ pub fn clock() -> Clock {
     Clock { now: Utc::now(), local_now: as_of().and_hms_opt(10, 0, 0).expect("valid time") }
 }
 
-pub fn demo_data() -> Arc<DemoData> {
-    Arc::new(DemoData::generate(as_of(), clock().local_now, 520))
+pub fn demo_data() -> SharedDemo {
+    Arc::new(std::sync::RwLock::new(DemoData::generate(as_of(), clock().local_now, 520)))
 }
 
 pub fn demo() -> Connectors {
@@ -74,16 +74,16 @@ impl Cis for Down {
     fn source(&self) -> &'static str {
         "cis.down"
     }
-    async fn customer_by_email(&self, _: &EmailAddress) -> Result<Option<Customer>, ConnectorError> {
-        Err(down())
-    }
-    async fn customer_by_account(&self, _: &AccountId) -> Result<Option<Customer>, ConnectorError> {
-        Err(down())
-    }
-    async fn customer_by_supply_point(&self, _: &SupplyPointId) -> Result<Option<Customer>, ConnectorError> {
+    async fn find_customer(&self, _: &CustomerKey) -> Result<Option<Customer>, ConnectorError> {
         Err(down())
     }
     async fn statement(&self, _: &AccountId) -> Result<Statement, ConnectorError> {
+        Err(down())
+    }
+    async fn invoice_pdf(&self, _: &AccountId, _: &str) -> Result<Option<Vec<u8>>, ConnectorError> {
+        Err(down())
+    }
+    async fn installment_eligibility(&self, _: &AccountId) -> Result<InstallmentEligibility, ConnectorError> {
         Err(down())
     }
 }
@@ -93,7 +93,10 @@ impl Oms for Down {
     fn source(&self) -> &'static str {
         "oms.down"
     }
-    async fn outages_for_postcode(&self, _: &str) -> Result<Vec<Outage>, ConnectorError> {
+    async fn outages(&self, _: &Place) -> Result<Vec<Outage>, ConnectorError> {
+        Err(down())
+    }
+    async fn open_fault_report(&self, _: &FaultReportRequest) -> Result<FaultReport, ConnectorError> {
         Err(down())
     }
 }

@@ -8,14 +8,29 @@ use std::collections::HashMap;
 use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime};
 
 use super::cis::{
-    Consents, Customer, Invoice, InvoiceStatus, MeterReading, Payment, PaymentMethod,
-    PostalAddress, Statement, SupplyPoint,
+    Consents, Customer, CustomerKey, InstallmentEligibility, Invoice, InvoiceLine, InvoiceStatus,
+    LineKind, MeterReading, Payment, PaymentMethod, PostalAddress, Statement, SupplyPoint,
 };
-use super::outage::{Outage, OutageCause};
+use super::outage::{FaultReport, FaultReportRequest, Outage, OutageCause, Place};
 use crate::domain::{
-    AccountId, Commodity, EmailAddress, Language, Money, SupplyKind, SupplyPointId,
+    AccountId, Commodity, EmailAddress, Language, Money, PhoneNumber, SupplyKind, SupplyPointId,
     cups_check_letters,
 };
+
+/// A change asked of the demo systems that they cannot make.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DemoError {
+    #[error("no account {0} in the demo CIS")]
+    NoAccount(String),
+    #[error("no outage {0} in the demo OMS")]
+    NoOutage(String),
+    #[error("a payment must be a positive amount")]
+    NotPositive,
+}
+
+/// The demo data shared by the demo CIS, the demo OMS and the demo server, which can change it
+/// (a payment arrives, a restoration time moves) the way live systems change under a reply.
+pub type SharedDemo = std::sync::Arc<std::sync::RwLock<DemoData>>;
 
 pub struct DemoData {
     pub as_of: NaiveDate,
@@ -26,7 +41,10 @@ pub struct DemoData {
     by_email: HashMap<EmailAddress, usize>,
     by_account: HashMap<AccountId, usize>,
     by_supply: HashMap<SupplyPointId, usize>,
+    by_phone: HashMap<PhoneNumber, usize>,
     pub outages: Vec<Outage>,
+    /// Fault reports opened through the demo OMS, by idempotency key.
+    fault_reports: HashMap<String, FaultReport>,
 }
 
 /// What the latest bill of a named customer looks like.
@@ -170,7 +188,9 @@ impl DemoData {
             by_email: HashMap::new(),
             by_account: HashMap::new(),
             by_supply: HashMap::new(),
+            by_phone: HashMap::new(),
             outages: Vec::new(),
+            fault_reports: HashMap::new(),
         };
         for (index, named) in NAMED.iter().enumerate() {
             let customer = named_customer(named, as_of);
@@ -213,6 +233,9 @@ impl DemoData {
         for sp in &customer.supply_points {
             self.by_supply.insert(sp.id.clone(), i);
         }
+        if let Some(phone) = &customer.phone {
+            self.by_phone.insert(phone.clone(), i);
+        }
         self.statements.insert(customer.account.clone(), statement);
         self.customers.push(customer);
     }
@@ -221,22 +244,115 @@ impl DemoData {
         &self.customers
     }
 
+    pub fn find(&self, key: &CustomerKey) -> Option<&Customer> {
+        let index = match key {
+            CustomerKey::Email(e) => self.by_email.get(e),
+            CustomerKey::Phone(p) => self.by_phone.get(p),
+            CustomerKey::Account(a) => self.by_account.get(a),
+            CustomerKey::SupplyPoint(s) => self.by_supply.get(s),
+        };
+        index.map(|&i| &self.customers[i])
+    }
+
     pub fn by_email(&self, email: &EmailAddress) -> Option<&Customer> {
-        self.by_email.get(email).map(|&i| &self.customers[i])
+        self.find(&CustomerKey::Email(email.clone()))
     }
 
     pub fn by_account(&self, account: &AccountId) -> Option<&Customer> {
-        self.by_account.get(account).map(|&i| &self.customers[i])
-    }
-
-    pub fn by_supply_point(&self, id: &SupplyPointId) -> Option<&Customer> {
-        self.by_supply.get(id).map(|&i| &self.customers[i])
+        self.find(&CustomerKey::Account(account.clone()))
     }
 
     pub fn statement(&self, account: &AccountId) -> Option<&Statement> {
         self.statements.get(account)
     }
+
+    /// The demo CIS's rule: a plan needs something due, no plan already running and no debt
+    /// passed to collections; up to 12 instalments, 6 for balances under 100 €.
+    pub fn installment_eligibility(&self, account: &AccountId) -> Option<InstallmentEligibility> {
+        let st = self.statements.get(account)?;
+        let refusal = if st.balance.cents() <= 0 {
+            Some("nothing_due")
+        } else if ACTIVE_PLAN.contains(&account.as_str()) {
+            Some("active_plan")
+        } else if IN_COLLECTIONS.contains(&account.as_str()) {
+            Some("in_collections")
+        } else {
+            None
+        };
+        Some(InstallmentEligibility {
+            eligible: refusal.is_none(),
+            reason: refusal.map(String::from),
+            max_instalments: if st.balance.cents() < 10_000 { 6 } else { 12 },
+        })
+    }
+
+    /// A one-page PDF copy of a bill, generated from its data.
+    pub fn invoice_pdf(&self, account: &AccountId, number: &str) -> Option<Vec<u8>> {
+        let customer = self.by_account(account)?;
+        let invoice = self.statements.get(account)?.invoices.iter().find(|i| i.number == number)?;
+        Some(super::pdf::invoice(customer, invoice))
+    }
+
+    /// Current and planned outages for a place; a supply point is looked up by its address.
+    pub fn outages_at(&self, place: &Place) -> Vec<Outage> {
+        let postcode = match place {
+            Place::Postcode(p) => Some(p.clone()),
+            Place::Area(area) => {
+                let area = super::outage::normalise_postcode(area);
+                return self.outages.iter().filter(|o| super::outage::normalise_postcode(&o.area) == area).cloned().collect();
+            }
+            Place::SupplyPoint(id) => self.by_supply.get(id).map(|&i| self.customers[i].address.postcode.clone()),
+        };
+        match postcode {
+            Some(pc) => self.outages.iter().filter(|o| o.covers(&pc)).cloned().collect(),
+            None => Vec::new(),
+        }
+    }
+
+    /// Opens a fault report, or returns the one opened before with the same key.
+    pub fn open_fault_report(&mut self, request: &FaultReportRequest, at: chrono::DateTime<chrono::Utc>) -> FaultReport {
+        let next = self.fault_reports.len() + 1;
+        let prefix = self.as_of.format("%Y%m%d");
+        self.fault_reports
+            .entry(request.idempotency_key.clone())
+            .or_insert_with(|| FaultReport { id: format!("FR-{prefix}-{next:05}"), opened_at: at })
+            .clone()
+    }
+
+    /// A payment arrives: it settles the oldest unpaid bills it covers and lowers the balance.
+    pub fn record_payment(&mut self, account: &AccountId, amount: Money, date: NaiveDate) -> Result<(), DemoError> {
+        if amount.cents() <= 0 {
+            return Err(DemoError::NotPositive);
+        }
+        let st = self.statements.get_mut(account).ok_or_else(|| DemoError::NoAccount(account.to_string()))?;
+        let mut left = amount.cents();
+        let mut settled = None;
+        for inv in st.invoices.iter_mut().rev().filter(|i| i.status != InvoiceStatus::Paid) {
+            if left < inv.amount.cents() {
+                break;
+            }
+            left -= inv.amount.cents();
+            inv.status = InvoiceStatus::Paid;
+            settled = Some(inv.number.clone());
+        }
+        let method = st.payments.first().map_or(PaymentMethod::BankTransfer, |p| p.method);
+        let invoice = settled.or_else(|| st.invoices.first().map(|i| i.number.clone())).unwrap_or_default();
+        st.payments.insert(0, Payment { date, amount, method, invoice });
+        st.balance = Money((st.balance.cents() - amount.cents()).max(0));
+        Ok(())
+    }
+
+    /// The OMS revises an outage's estimated restoration.
+    pub fn set_restoration(&mut self, outage: &str, at: Option<NaiveDateTime>) -> Result<(), DemoError> {
+        let o = self.outages.iter_mut().find(|o| o.id == outage).ok_or_else(|| DemoError::NoOutage(outage.into()))?;
+        o.estimated_restoration = at;
+        Ok(())
+    }
 }
+
+/// Demo accounts the CIS refuses a new plan for (to show the refusal replies).
+const ACTIVE_PLAN: &[&str] = &["40000022"];
+const IN_COLLECTIONS: &[&str] = &["40000032"];
 
 fn named_customer(n: &Named, as_of: NaiveDate) -> Customer {
     let country = match n.lang {
@@ -250,7 +366,7 @@ fn named_customer(n: &Named, as_of: NaiveDate) -> Customer {
         first_name: n.first.into(),
         last_name: n.last.into(),
         email: Some(EmailAddress::parse(n.email).expect("named e-mails are valid")),
-        phone: Some(n.phone.into()),
+        phone: PhoneNumber::parse(n.phone).ok(),
         language: n.lang,
         address: PostalAddress {
             street: n.street.into(),
@@ -274,7 +390,7 @@ fn named_customer(n: &Named, as_of: NaiveDate) -> Customer {
             })
             .collect(),
         vulnerable: n.vulnerable,
-        consents: Consents { marketing_email: false, assistance_contact: n.vulnerable, whatsapp: true },
+        consents: Consents { marketing_email: false, assistance_contact: n.vulnerable, whatsapp: true, updated_at: None },
     }
 }
 
@@ -321,7 +437,7 @@ fn generated_customer(c: &Country, number: u32, as_of: NaiveDate, rng: &mut Rng)
         first_name: first.into(),
         last_name: last.into(),
         email: EmailAddress::parse(&email).ok(),
-        phone: Some(phone_for(c.lang, rng)),
+        phone: PhoneNumber::parse(&phone_for(c.lang, rng)).ok(),
         language: c.lang,
         address: PostalAddress {
             street: format!("{} {}", street, rng.range(1, 180)),
@@ -335,6 +451,7 @@ fn generated_customer(c: &Country, number: u32, as_of: NaiveDate, rng: &mut Rng)
             marketing_email: rng.chance(30),
             assistance_contact: rng.chance(20),
             whatsapp: rng.chance(60),
+            updated_at: None,
         },
     }
 }
@@ -461,6 +578,7 @@ fn statement_for(
                 .map(|r| r.unit.clone())
                 .unwrap_or_else(|| "kWh".into()),
             status,
+            lines: lines(supply.commodity, fixed, variable, taxes, adjustments),
         });
         if paid {
             let date = if seq == 0 { as_of - Duration::days(4) } else { due - Duration::days(rng.range(0, 4)) };
@@ -473,6 +591,24 @@ fn statement_for(
         .map(|i| i.amount)
         .sum();
     Statement { invoices, payments, balance }
+}
+
+/// The lines of a bill, named by code; zero adjustments are left out.
+fn lines(commodity: Commodity, fixed: Money, variable: Money, taxes: Money, adjustments: Money) -> Vec<InvoiceLine> {
+    let usage = match commodity {
+        Commodity::Electricity => "energy",
+        Commodity::Gas => "gas",
+        Commodity::Water => "water",
+    };
+    let mut out = vec![
+        InvoiceLine { kind: LineKind::Fixed, code: "standing_charge".into(), amount: fixed },
+        InvoiceLine { kind: LineKind::Variable, code: usage.into(), amount: variable },
+        InvoiceLine { kind: LineKind::Tax, code: "taxes".into(), amount: taxes },
+    ];
+    if !adjustments.is_zero() {
+        out.push(InvoiceLine { kind: LineKind::Adjustment, code: "previous_period".into(), amount: adjustments });
+    }
+    out
 }
 
 /// Splits a bill into fixed, variable, taxes and adjustments that add up exactly.
@@ -566,6 +702,7 @@ mod tests {
         assert_eq!(d.by_email.len(), 520);
         let supplies: usize = d.customers().iter().map(|c| c.supply_points.len()).sum();
         assert_eq!(d.by_supply.len(), supplies);
+        assert_eq!(d.by_phone.len(), 520);
     }
 
     #[test]

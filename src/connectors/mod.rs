@@ -1,9 +1,11 @@
 //! Grounding data from the utility's systems: the CIS (customers, bills, payments) and the
-//! OMS (outages). Each is a trait with a built-in demo implementation; HTTP clients come later.
+//! OMS (outages). Each is a trait with a built-in demo implementation and an HTTP client for
+//! the contract in `openapi/utility-systems.json`.
 
 pub mod cis;
 pub mod demo_data;
 pub mod outage;
+mod pdf;
 
 use std::sync::Arc;
 
@@ -28,7 +30,7 @@ pub struct Connectors {
 
 impl Connectors {
     /// The built-in demo CIS and OMS over one generated data set.
-    pub fn demo(data: Arc<demo_data::DemoData>) -> Self {
+    pub fn demo(data: demo_data::SharedDemo) -> Self {
         Self {
             cis: Arc::new(cis::demo::DemoCis::new(data.clone())),
             oms: Arc::new(outage::demo::DemoOms::new(data)),

@@ -4,6 +4,7 @@ mod address;
 mod decision;
 mod fact;
 pub(crate) mod money;
+mod phone;
 mod supply;
 mod taxonomy;
 
@@ -11,5 +12,6 @@ pub use address::{EmailAddress, InvalidEmail, InvalidMessageId, MessageId};
 pub use decision::{Decision, Reason, ReasonCode};
 pub use fact::{Claim, ClaimKind, ClaimValue, Fact, FactValue};
 pub use money::Money;
+pub use phone::{InvalidPhone, PhoneNumber};
 pub use supply::{AccountId, Commodity, SupplyKind, SupplyPointId, cups_check_letters};
 pub use taxonomy::{Intent, Language, UnknownLabel, Urgency};

@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 use super::classify::Classification;
 use super::identify::Identity;
 use crate::connectors::cis::{Customer, Statement, SupplyPoint};
-use crate::connectors::outage::Outage;
+use crate::connectors::outage::{Outage, Place};
 use crate::connectors::{ConnectorError, Connectors};
 use crate::domain::{Commodity, Fact, FactValue, Intent, Language, Money, Reason, ReasonCode, Urgency};
 use crate::locale;
@@ -268,7 +268,7 @@ impl Builder {
         let mut current: Option<(String, Outage)> = None;
         let mut planned = Vec::new();
         for pc in postcodes {
-            match connectors.oms.outages_for_postcode(pc).await {
+            match connectors.oms.outages(&Place::Postcode(pc.clone())).await {
                 Ok(list) => {
                     for o in list {
                         if o.planned {

@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::classify::Classification;
 use super::guard::Admitted;
 use crate::connectors::ConnectorError;
-use crate::connectors::cis::{Cis, Customer};
+use crate::connectors::cis::{Cis, Customer, CustomerKey};
 use crate::domain::{Reason, ReasonCode};
 
 #[derive(Debug, Clone, Serialize)]
@@ -29,7 +29,7 @@ pub async fn run(
     cis: &dyn Cis,
 ) -> Result<Identity, ConnectorError> {
     let sender = &admitted.message.from;
-    if let Some(customer) = cis.customer_by_email(sender).await? {
+    if let Some(customer) = cis.find_customer(&CustomerKey::Email(sender.clone())).await? {
         let reasons = vec![Reason::new(
             ReasonCode::CustomerVerified,
             format!("sender is the registered address of account {}", customer.account),
@@ -59,12 +59,12 @@ async fn claimed_customer(
 ) -> Result<Option<Customer>, ConnectorError> {
     let entities = &classification.entities;
     for account in &entities.accounts {
-        if let Some(c) = cis.customer_by_account(account).await? {
+        if let Some(c) = cis.find_customer(&CustomerKey::Account(account.clone())).await? {
             return Ok(Some(c));
         }
     }
     for (_, id) in &entities.supply_points {
-        if let Some(c) = cis.customer_by_supply_point(id).await? {
+        if let Some(c) = cis.find_customer(&CustomerKey::SupplyPoint(id.clone())).await? {
             return Ok(Some(c));
         }
     }

@@ -1,49 +1,47 @@
-//! The built-in demo CIS: lookups over the generated data set.
-
-use std::sync::Arc;
+//! The built-in demo CIS: lookups over the shared demo data set.
 
 use async_trait::async_trait;
 
-use super::{Cis, Customer, Statement};
+use super::{Cis, Customer, CustomerKey, InstallmentEligibility, Statement};
 use crate::connectors::ConnectorError;
-use crate::connectors::demo_data::DemoData;
-use crate::domain::{AccountId, EmailAddress, SupplyPointId};
+use crate::connectors::demo_data::SharedDemo;
+use crate::domain::AccountId;
 
 pub struct DemoCis {
-    data: Arc<DemoData>,
+    data: SharedDemo,
 }
 
 impl DemoCis {
-    pub fn new(data: Arc<DemoData>) -> Self {
+    pub fn new(data: SharedDemo) -> Self {
         Self { data }
     }
+}
+
+const SOURCE: &str = "cis.demo";
+
+fn no_account(account: &AccountId) -> ConnectorError {
+    ConnectorError::Unavailable { system: SOURCE, detail: format!("no account {account}") }
 }
 
 #[async_trait]
 impl Cis for DemoCis {
     fn source(&self) -> &'static str {
-        "cis.demo"
+        SOURCE
     }
 
-    async fn customer_by_email(&self, email: &EmailAddress) -> Result<Option<Customer>, ConnectorError> {
-        Ok(self.data.by_email(email).cloned())
-    }
-
-    async fn customer_by_account(&self, account: &AccountId) -> Result<Option<Customer>, ConnectorError> {
-        Ok(self.data.by_account(account).cloned())
-    }
-
-    async fn customer_by_supply_point(
-        &self,
-        id: &SupplyPointId,
-    ) -> Result<Option<Customer>, ConnectorError> {
-        Ok(self.data.by_supply_point(id).cloned())
+    async fn find_customer(&self, key: &CustomerKey) -> Result<Option<Customer>, ConnectorError> {
+        Ok(self.data.read().expect("demo data lock").find(key).cloned())
     }
 
     async fn statement(&self, account: &AccountId) -> Result<Statement, ConnectorError> {
-        self.data.statement(account).cloned().ok_or_else(|| ConnectorError::Unavailable {
-            system: "cis.demo",
-            detail: format!("no statement for account {account}"),
-        })
+        self.data.read().expect("demo data lock").statement(account).cloned().ok_or_else(|| no_account(account))
+    }
+
+    async fn invoice_pdf(&self, account: &AccountId, invoice: &str) -> Result<Option<Vec<u8>>, ConnectorError> {
+        Ok(self.data.read().expect("demo data lock").invoice_pdf(account, invoice))
+    }
+
+    async fn installment_eligibility(&self, account: &AccountId) -> Result<InstallmentEligibility, ConnectorError> {
+        self.data.read().expect("demo data lock").installment_eligibility(account).ok_or_else(|| no_account(account))
     }
 }

@@ -1,35 +1,59 @@
-//! The customer information system: who a sender is, their supply points, bills and payments.
+//! The customer information system: who a sender is, their supply points, bills (with line
+//! items and a PDF copy), payments, balance, instalment eligibility, care flags and consents.
 
 pub mod demo;
 
 use async_trait::async_trait;
-use chrono::NaiveDate;
-use serde::Serialize;
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
 
 use super::ConnectorError;
-use crate::domain::{AccountId, Commodity, EmailAddress, Language, Money, SupplyKind, SupplyPointId};
+use crate::domain::{
+    AccountId, Commodity, EmailAddress, Language, Money, PhoneNumber, SupplyKind, SupplyPointId,
+};
 
 #[async_trait]
 pub trait Cis: Send + Sync {
     /// Recorded as the source of every fact this connector provides (`cis.demo`, `cis.http`).
     fn source(&self) -> &'static str;
-    async fn customer_by_email(&self, email: &EmailAddress) -> Result<Option<Customer>, ConnectorError>;
-    async fn customer_by_account(&self, account: &AccountId) -> Result<Option<Customer>, ConnectorError>;
-    async fn customer_by_supply_point(
-        &self,
-        id: &SupplyPointId,
-    ) -> Result<Option<Customer>, ConnectorError>;
+    /// The customer a registered e-mail, phone, account or supply point belongs to.
+    async fn find_customer(&self, key: &CustomerKey) -> Result<Option<Customer>, ConnectorError>;
     /// Bills (newest first), payments (newest first) and balance of an account.
     async fn statement(&self, account: &AccountId) -> Result<Statement, ConnectorError>;
+    /// The PDF copy of one of the account's bills; `None` when the CIS has no such bill.
+    async fn invoice_pdf(&self, account: &AccountId, invoice: &str) -> Result<Option<Vec<u8>>, ConnectorError>;
+    /// Whether the CIS allows a payment plan on the account, and up to how many instalments.
+    async fn installment_eligibility(&self, account: &AccountId) -> Result<InstallmentEligibility, ConnectorError>;
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// How a customer is looked up.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum CustomerKey {
+    Email(EmailAddress),
+    Phone(PhoneNumber),
+    Account(AccountId),
+    SupplyPoint(SupplyPointId),
+}
+
+impl CustomerKey {
+    /// The query parameter of the HTTP contract (`GET /cis/v1/customers?<name>=<value>`).
+    pub fn param(&self) -> (&'static str, &str) {
+        match self {
+            CustomerKey::Email(e) => ("email", e.as_str()),
+            CustomerKey::Phone(p) => ("phone", p.as_str()),
+            CustomerKey::Account(a) => ("account", a.as_str()),
+            CustomerKey::SupplyPoint(s) => ("supply_point", s.as_str()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Customer {
     pub account: AccountId,
     pub first_name: String,
     pub last_name: String,
     pub email: Option<EmailAddress>,
-    pub phone: Option<String>,
+    pub phone: Option<PhoneNumber>,
     pub language: Language,
     pub address: PostalAddress,
     pub supply_points: Vec<SupplyPoint>,
@@ -44,7 +68,7 @@ impl Customer {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PostalAddress {
     pub street: String,
     pub postcode: String,
@@ -53,7 +77,7 @@ pub struct PostalAddress {
     pub country: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SupplyPoint {
     pub id: SupplyPointId,
     pub kind: SupplyKind,
@@ -62,7 +86,7 @@ pub struct SupplyPoint {
     pub last_reading: Option<MeterReading>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MeterReading {
     pub date: NaiveDate,
     /// Thousandths of `unit`.
@@ -70,14 +94,20 @@ pub struct MeterReading {
     pub unit: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+/// What the customer agreed to be contacted about, per channel and purpose, and when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Consents {
     pub marketing_email: bool,
+    /// May be told about assistance programmes (social tariffs, hardship funds). Without it a
+    /// reply only says that help exists and how to ask for it.
     pub assistance_contact: bool,
     pub whatsapp: bool,
+    /// When the consents were last changed in the CIS.
+    #[serde(default)]
+    pub updated_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Statement {
     pub invoices: Vec<Invoice>,
     pub payments: Vec<Payment>,
@@ -85,7 +115,7 @@ pub struct Statement {
     pub balance: Money,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum InvoiceStatus {
     Paid,
@@ -103,7 +133,7 @@ impl InvoiceStatus {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Invoice {
     pub number: String,
     pub supply_point: SupplyPointId,
@@ -121,9 +151,41 @@ pub struct Invoice {
     pub consumption_milli: i64,
     pub consumption_unit: String,
     pub status: InvoiceStatus,
+    /// The bill's lines; they add up to `amount`.
+    #[serde(default)]
+    pub lines: Vec<InvoiceLine>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LineKind {
+    Fixed,
+    Variable,
+    Tax,
+    Adjustment,
+}
+
+impl LineKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LineKind::Fixed => "fixed",
+            LineKind::Variable => "variable",
+            LineKind::Tax => "tax",
+            LineKind::Adjustment => "adjustment",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InvoiceLine {
+    pub kind: LineKind,
+    /// A code for the line (`standing_charge`, `energy`, `vat`, `previous_period`…), so replies
+    /// can name it in the customer's language.
+    pub code: String,
+    pub amount: Money,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PaymentMethod {
     DirectDebit,
@@ -143,10 +205,20 @@ impl PaymentMethod {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Payment {
     pub date: NaiveDate,
     pub amount: Money,
     pub method: PaymentMethod,
     pub invoice: String,
+}
+
+/// The CIS's view on a payment plan. Our own rules (`[installments]`) apply on top.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstallmentEligibility {
+    pub eligible: bool,
+    /// Why not, when not: `active_plan`, `in_collections`, `nothing_due`, `plan_defaulted`.
+    pub reason: Option<String>,
+    /// The most instalments the CIS allows on this account.
+    pub max_instalments: u32,
 }

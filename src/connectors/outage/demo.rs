@@ -1,19 +1,18 @@
-//! The built-in demo OMS over the generated data set.
-
-use std::sync::Arc;
+//! The built-in demo OMS over the shared demo data set.
 
 use async_trait::async_trait;
+use chrono::Utc;
 
-use super::{Oms, Outage};
+use super::{FaultReport, FaultReportRequest, Oms, Outage, Place};
 use crate::connectors::ConnectorError;
-use crate::connectors::demo_data::DemoData;
+use crate::connectors::demo_data::SharedDemo;
 
 pub struct DemoOms {
-    data: Arc<DemoData>,
+    data: SharedDemo,
 }
 
 impl DemoOms {
-    pub fn new(data: Arc<DemoData>) -> Self {
+    pub fn new(data: SharedDemo) -> Self {
         Self { data }
     }
 }
@@ -24,7 +23,11 @@ impl Oms for DemoOms {
         "oms.demo"
     }
 
-    async fn outages_for_postcode(&self, postcode: &str) -> Result<Vec<Outage>, ConnectorError> {
-        Ok(self.data.outages.iter().filter(|o| o.covers(postcode)).cloned().collect())
+    async fn outages(&self, place: &Place) -> Result<Vec<Outage>, ConnectorError> {
+        Ok(self.data.read().expect("demo data lock").outages_at(place))
+    }
+
+    async fn open_fault_report(&self, request: &FaultReportRequest) -> Result<FaultReport, ConnectorError> {
+        Ok(self.data.write().expect("demo data lock").open_fault_report(request, Utc::now()))
     }
 }

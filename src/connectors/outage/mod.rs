@@ -1,22 +1,47 @@
-//! The outage management system: current and planned outages by area.
+//! The outage management system: current and planned outages by postcode, area or supply
+//! point, and fault reports opened when a customer reports a loss of supply nobody knows of.
 
 pub mod demo;
 
 use async_trait::async_trait;
-use chrono::NaiveDateTime;
-use serde::Serialize;
+use chrono::{DateTime, NaiveDateTime, Utc};
+use serde::{Deserialize, Serialize};
 
 use super::ConnectorError;
-use crate::domain::Commodity;
+use crate::domain::{Commodity, SupplyPointId};
 
 #[async_trait]
 pub trait Oms: Send + Sync {
     fn source(&self) -> &'static str;
-    /// Current and planned outages affecting `postcode` (a full postcode or Eircode).
-    async fn outages_for_postcode(&self, postcode: &str) -> Result<Vec<Outage>, ConnectorError>;
+    /// Current and planned outages affecting the place asked about.
+    async fn outages(&self, place: &Place) -> Result<Vec<Outage>, ConnectorError>;
+    /// Opens a fault report, or returns the one already opened with the same idempotency key
+    /// (a retried message never opens a second report).
+    async fn open_fault_report(&self, request: &FaultReportRequest) -> Result<FaultReport, ConnectorError>;
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// Where an outage is looked for.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Place {
+    /// A full postcode or Eircode.
+    Postcode(String),
+    /// An area code as the OMS names it (a postcode, or an Eircode routing key such as `V94`).
+    Area(String),
+    SupplyPoint(SupplyPointId),
+}
+
+impl Place {
+    /// The query parameter of the HTTP contract (`GET /oms/v1/outages?<name>=<value>`).
+    pub fn param(&self) -> (&'static str, &str) {
+        match self {
+            Place::Postcode(p) => ("postcode", p.as_str()),
+            Place::Area(a) => ("area", a.as_str()),
+            Place::SupplyPoint(s) => ("supply_point", s.as_str()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OutageCause {
     EquipmentFailure,
@@ -38,7 +63,7 @@ impl OutageCause {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Outage {
     pub id: String,
     /// A postcode, or an Eircode routing key (`V94`) covering every Eircode that starts with it.
@@ -64,4 +89,26 @@ impl Outage {
 
 pub fn normalise_postcode(raw: &str) -> String {
     raw.chars().filter(|c| !c.is_whitespace()).flat_map(char::to_uppercase).collect()
+}
+
+/// A loss of supply reported by a customer. Carries no message text: the OMS needs where and
+/// what, not what the customer wrote.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FaultReportRequest {
+    /// Derived from the inbound message, so a retry returns the same report.
+    pub idempotency_key: String,
+    pub postcode: Option<String>,
+    pub supply_point: Option<SupplyPointId>,
+    pub commodity: Option<Commodity>,
+    /// The customer's account, when the sender is verified.
+    pub account: Option<String>,
+    /// Where the report comes from (`email`, `whatsapp`).
+    pub channel: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FaultReport {
+    /// The reference the customer can quote.
+    pub id: String,
+    pub opened_at: DateTime<Utc>,
 }
