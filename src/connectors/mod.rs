@@ -26,14 +26,26 @@ pub enum ConnectorError {
 pub struct Connectors {
     pub cis: Arc<dyn Cis>,
     pub oms: Arc<dyn Oms>,
+    /// The same systems without any cache: what is read immediately before a reply is sent.
+    pub cis_live: Arc<dyn Cis>,
+    pub oms_live: Arc<dyn Oms>,
 }
 
 impl Connectors {
     /// The built-in demo CIS and OMS over one generated data set.
     pub fn demo(data: demo_data::SharedDemo) -> Self {
-        Self {
-            cis: Arc::new(cis::demo::DemoCis::new(data.clone())),
-            oms: Arc::new(outage::demo::DemoOms::new(data)),
-        }
+        let cis: Arc<dyn Cis> = Arc::new(cis::demo::DemoCis::new(data.clone()));
+        let oms: Arc<dyn Oms> = Arc::new(outage::demo::DemoOms::new(data));
+        Self { cis_live: cis.clone(), oms_live: oms.clone(), cis, oms }
+    }
+
+    /// Systems with no cache in front of them (the demo never caches).
+    pub fn uncached(cis: Arc<dyn Cis>, oms: Arc<dyn Oms>) -> Self {
+        Self { cis_live: cis.clone(), oms_live: oms.clone(), cis, oms }
+    }
+
+    /// These systems read live, bypassing every cache: for the check before a send.
+    pub fn live(&self) -> Self {
+        Self::uncached(self.cis_live.clone(), self.oms_live.clone())
     }
 }

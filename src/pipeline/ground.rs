@@ -454,7 +454,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_system_that_is_down_is_a_reason_not_a_guess() {
-        let down = Connectors { cis: Arc::new(Down), oms: Arc::new(Down) };
+        let down = Connectors::uncached(Arc::new(Down), Arc::new(Down));
         let (_, g) = ground_with("From: giulia.rossi@posta.example\nSubject: Bolletta\n\nla bolletta", &down).await;
         assert_eq!(codes(&g), ["connector_unavailable"]);
         assert!(fact(&g, "invoice.amount").is_none());
