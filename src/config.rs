@@ -55,6 +55,73 @@ pub struct Settings {
     pub factcheck: FactcheckSettings,
     #[serde(default)]
     pub connectors: ConnectorSettings,
+    /// Which payment plans a reply may offer.
+    #[serde(default)]
+    pub installments: InstallmentSettings,
+    /// Where what needs a person goes.
+    #[serde(default)]
+    pub routing: RoutingSettings,
+    /// How replies are written: templates, or the LLM with slots.
+    #[serde(default)]
+    pub draft: DraftSettings,
+}
+
+/// Our rules for payment plans, applied on top of the CIS's eligibility.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct InstallmentSettings {
+    /// The plans simulated, in instalments (each also limited by the CIS's maximum).
+    pub counts: Vec<u32>,
+    /// Below this balance (in cents) no plan is offered: it is paid in one go.
+    pub min_balance_cents: i64,
+    /// No instalment smaller than this (in cents); plans that would need one are left out.
+    pub min_instalment_cents: i64,
+    /// The first instalment falls due this many days after the simulation.
+    pub first_due_days: u32,
+}
+
+impl Default for InstallmentSettings {
+    fn default() -> Self {
+        Self { counts: vec![3, 6, 12], min_balance_cents: 5_000, min_instalment_cents: 1_500, first_due_days: 30 }
+    }
+}
+
+/// Team addresses by intent: the review note for a held draft goes to the team that handles
+/// it, the draft itself stays in the mailbox the customer wrote to.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct RoutingSettings {
+    /// `billing = "fatture@aurora.example"`; intents not listed stay with the mailbox.
+    pub teams: std::collections::BTreeMap<Intent, EmailAddress>,
+    /// Customers flagged vulnerable, whatever they write about (overrides `teams`).
+    pub vulnerable: Option<EmailAddress>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum DraftMode {
+    /// The tera templates in templates/replies.
+    #[default]
+    Template,
+    /// The LLM writes the text around named slots; Switchyard fills them. Falls back to the
+    /// template when the LLM fails or uses a slot it was not given.
+    Llm,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DraftSettings {
+    pub mode: DraftMode,
+    /// Characters of the customer's text the LLM sees at most.
+    pub llm_max_chars: usize,
+    /// Upper bound on the reply the LLM writes, in tokens.
+    pub llm_max_tokens: u32,
+}
+
+impl Default for DraftSettings {
+    fn default() -> Self {
+        Self { mode: DraftMode::Template, llm_max_chars: 4_000, llm_max_tokens: 900 }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -346,6 +413,31 @@ pub struct BrandSettings {
     pub emergency_phone: String,
     pub public_emergency: String,
     pub website: String,
+    /// The bank account customers pay by transfer into; printed in payment replies and
+    /// always allowed by the fact-checker. Empty: replies point to the bill instead.
+    pub iban: String,
+    /// The line above the company name at the end of every reply; empty means the
+    /// templates' own ("Customer Care Team" in each language).
+    pub sign_off: String,
+    /// `formal` (Dear Ms Rossi / Gentile cliente) or `friendly` (Hello Giulia / Ciao Giulia).
+    pub tone: Tone,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Tone {
+    #[default]
+    Formal,
+    Friendly,
+}
+
+impl Tone {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tone::Formal => "formal",
+            Tone::Friendly => "friendly",
+        }
+    }
 }
 
 impl Default for BrandSettings {
@@ -359,6 +451,9 @@ impl Default for BrandSettings {
             emergency_phone: "800 900 900".into(),
             public_emergency: "112".into(),
             website: "https://www.aurora.example".into(),
+            iban: "IT60 X054 2811 1010 0000 0123 456".into(),
+            sign_off: String::new(),
+            tone: Tone::Formal,
         }
     }
 }
@@ -518,15 +613,32 @@ pub struct PolicySettings {
     pub min_confidence: f64,
     /// Intents that go to a person when the customer is flagged vulnerable.
     pub vulnerable_approval_intents: Vec<Intent>,
+    /// A vulnerable customer writing about disconnection (a cut-off notice, suspension for
+    /// non-payment) always goes to a person, whatever the intent.
+    pub vulnerable_disconnection_approval: bool,
+    /// When a fact changed between drafting and sending: `rebuild` redrafts from the new facts
+    /// and sends if the new draft passes every check; `approve` always hands it to a person.
+    pub on_fact_change: FactChange,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum FactChange {
+    #[default]
+    Rebuild,
+    Approve,
 }
 
 impl Default for PolicySettings {
     fn default() -> Self {
         Self {
-            version: "default-2".into(),
+            version: "default-3".into(),
             auto_send_intents: vec![
                 Intent::Billing,
                 Intent::Payment,
+                // A simulation commits nobody: the plan is opened by a person once the customer
+                // accepts one (see ground's plan request and the plan_handover reason).
+                Intent::InstallmentPlan,
                 Intent::MeterReading,
                 Intent::Outage,
                 Intent::Assistance,
@@ -541,8 +653,11 @@ impl Default for PolicySettings {
                 Intent::Billing,
                 Intent::Payment,
                 Intent::InstallmentPlan,
+                Intent::Complaint,
                 Intent::Contract,
             ],
+            vulnerable_disconnection_approval: true,
+            on_fact_change: FactChange::Rebuild,
         }
     }
 }
@@ -632,7 +747,10 @@ impl Settings {
         if !(0.0..=1.0).contains(&self.classify.llm_threshold) {
             return Err(invalid("classify.llm_threshold", "expected a number from 0.0 to 1.0"));
         }
-        if self.classify.llm != LlmMode::Off {
+        if self.installments.counts.iter().any(|&n| n < 2) || self.installments.min_instalment_cents < 0 {
+            return Err(invalid("installments", "counts must be 2 or more and min_instalment_cents not negative"));
+        }
+        if self.classify.llm != LlmMode::Off || self.draft.mode == DraftMode::Llm {
             if !self.llm.base_url.starts_with("http://") && !self.llm.base_url.starts_with("https://") {
                 return Err(invalid("llm.base_url", "expected an http:// or https:// URL"));
             }

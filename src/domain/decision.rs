@@ -94,6 +94,7 @@ reason_codes! {
     ConnectorUnavailable = "connector_unavailable",
     NoKnownOutage = "no_known_outage",
     ReadingImplausible = "reading_implausible",
+    PlanHandover = "plan_handover",
     // factcheck
     ClaimsVerified = "claims_verified",
     UnverifiedClaim = "unverified_claim",
@@ -102,11 +103,15 @@ reason_codes! {
     IntentRequiresApproval = "intent_requires_approval",
     UrgencyRequiresApproval = "urgency_requires_approval",
     VulnerableCustomer = "vulnerable_customer",
+    Disconnection = "disconnection",
+    RoutedToTeam = "routed_to_team",
     DraftUnavailable = "draft_unavailable",
     AutoSendAllowed = "auto_send_allowed",
     // worker
     ProcessingFailed = "processing_failed",
     ReplyPending = "reply_pending",
+    FactsChanged = "facts_changed",
+    LlmDraftFallback = "llm_draft_fallback",
 }
 
 /// One reason behind a decision: a stable code and a sentence for people.

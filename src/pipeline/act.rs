@@ -5,7 +5,7 @@
 use std::time::SystemTime;
 
 use lettre::message::header::{ContentType, HeaderName, HeaderValue};
-use lettre::message::Mailbox;
+use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -106,13 +106,19 @@ pub fn compose(plan: &Plan<'_>, sender: &Sender) -> Result<Vec<Outgoing>, ActErr
 
 /// `<prefix>.<hash>@<domain>`: the same inbound message always yields the same ids.
 pub fn derived_message_id(plan: &Plan<'_>, prefix: &str, domain: &str) -> MessageId {
-    let key = match &plan.message.message_id {
-        Some(id) => format!("mid:{id}"),
-        None => format!("sha256:{}", plan.raw_sha256),
-    };
-    let digest = Sha256::digest(key.as_bytes());
-    let hex: String = digest.iter().take(12).map(|b| format!("{b:02x}")).collect();
+    let hex = reference(plan.message.message_id.as_ref(), plan.raw_sha256);
     MessageId::parse(&format!("{prefix}.{hex}@{domain}")).expect("derived ids are well formed")
+}
+
+/// A stable reference for an inbound message (24 hex digits): from its Message-ID, or from
+/// its content when it has none. Used for our Message-IDs and as the idempotency key of
+/// requests to other systems, so a retried message never acts twice.
+pub fn reference(message_id: Option<&MessageId>, raw_sha256: &str) -> String {
+    let key = match message_id {
+        Some(id) => format!("mid:{id}"),
+        None => format!("sha256:{raw_sha256}"),
+    };
+    Sha256::digest(key.as_bytes()).iter().take(12).map(|b| format!("{b:02x}")).collect()
 }
 
 fn build(
@@ -138,7 +144,6 @@ fn build(
         .subject(draft.subject.clone())
         .date(SystemTime::now())
         .message_id(Some(message_id.bracketed()))
-        .header(ContentType::TEXT_PLAIN)
         .raw_header(HeaderValue::new(HeaderName::new_from_ascii_str("X-Switchyard-Reply"), kind.as_str().into()));
     // Replies, drafts and notes belong to the customer's thread; alerts stand alone.
     if kind != OutgoingKind::Alert {
@@ -157,7 +162,17 @@ fn build(
     if let Some(value) = auto {
         builder = builder.raw_header(HeaderValue::new(HeaderName::new_from_ascii_str("Auto-Submitted"), value.into()));
     }
-    let message = builder.body(draft.body.clone()).map_err(|e| err(e.to_string()))?;
+    let message = if draft.attachments.is_empty() {
+        builder.header(ContentType::TEXT_PLAIN).body(draft.body.clone())
+    } else {
+        let mut parts = MultiPart::mixed().singlepart(SinglePart::plain(draft.body.clone()));
+        for a in &draft.attachments {
+            let content_type = ContentType::parse(&a.content_type).map_err(|e| err(format!("attachment {}: {e}", a.filename)))?;
+            parts = parts.singlepart(Attachment::new(a.filename.clone()).body(a.bytes.clone(), content_type));
+        }
+        builder.multipart(parts)
+    }
+    .map_err(|e| err(e.to_string()))?;
     Ok(Outgoing { kind, message_id, recipient: to.clone(), raw: message.formatted() })
 }
 
@@ -179,7 +194,7 @@ mod tests {
     }
 
     fn draft() -> Draft {
-        Draft { kind: DraftKind::Reply, language: Language::It, template: "t".into(), subject: "Re: Bolletta".into(), body: "Gentile cliente, è tutto a posto.\n".into() }
+        Draft { kind: DraftKind::Reply, language: Language::It, template: "t".into(), subject: "Re: Bolletta".into(), body: "Gentile cliente, è tutto a posto.\n".into(), attachments: Vec::new(), llm: None }
     }
 
     fn header(raw: &[u8], name: &str) -> Option<String> {

@@ -121,6 +121,11 @@ fn is_hold(code: ReasonCode) -> bool {
     )
 }
 
+/// What kind of channel a message came through, as told to other systems.
+fn channel_kind(channel: &str) -> &'static str {
+    if channel.starts_with("whatsapp") { "whatsapp" } else { "email" }
+}
+
 /// The utility's local time, or a fixed one so demo data and tests are reproducible.
 #[derive(Debug, Clone, Copy)]
 pub enum LocalClock {
@@ -292,7 +297,16 @@ impl Pipeline {
         };
         let lang = draft::reply_language(&classification, &identity);
         let clock = self.clock.now();
-        let grounding = ground::run(&classification, &identity, &self.connectors, &clock, lang).await;
+        let reference = act::reference(admitted.message.message_id.as_ref(), &stored.raw_sha256);
+        let ground_input = ground::GroundInput {
+            classification: &classification,
+            identity: &identity,
+            lang,
+            reference: &reference,
+            channel: channel_kind(&stored.channel),
+            installments: &s.installments,
+        };
+        let grounding = ground::run(&ground_input, &self.connectors, &clock).await;
         let input = DraftInput {
             message: &admitted.message,
             classification: &classification,

@@ -116,7 +116,9 @@ mod tests {
         let a = admitted(raw);
         let c = classify(&a);
         let i = identify::run(&a, &c, demo().cis.as_ref()).await.unwrap();
-        let g = ground::run(&c, &i, &demo(), &clock(), Language::It).await;
+        let plans = crate::config::InstallmentSettings::default();
+        let input = ground::GroundInput { classification: &c, identity: &i, lang: Language::It, reference: "test", channel: "email", installments: &plans };
+        let g = ground::run(&input, &demo(), &clock()).await;
         let allow = factcheck::Allowlist::new(["800 123 456", "112"]);
         let check = factcheck::run(draft, &g.facts, &allow, Language::It);
         run(
@@ -183,6 +185,6 @@ mod tests {
         let r = decide("From: luca.ferrari@posta.example\nSubject: luce\n\nsiamo senza luce", "", &rules).await;
         assert_eq!(r.decision, Decision::Approve);
         assert!(codes(&r).contains(&"low_confidence"));
-        assert_eq!(r.policy_version, "default-2");
+        assert_eq!(r.policy_version, "default-3");
     }
 }

@@ -18,6 +18,10 @@ pub struct Entities {
     pub amounts: Vec<Money>,
     pub dates: Vec<NaiveDate>,
     pub postcodes: Vec<String>,
+    /// The payment plan (in instalments) the customer accepted, if they accepted one.
+    pub plan_acceptance: Option<u32>,
+    /// The message is about a disconnection (a cut-off notice, a suspension).
+    pub disconnection: bool,
 }
 
 /// A meter reading the customer wrote; `unit` is `None` when they gave only the number.
@@ -75,7 +79,8 @@ pub fn extract(subject: &str, text: &str) -> Entities {
     for m in locale::find_money(&all) {
         push_unique(&mut e.amounts, m.value);
     }
-    for d in locale::find_dates(&crate::text::fold(&all)) {
+    let folded = crate::text::fold(&all);
+    for d in locale::find_dates(&folded) {
         if let DateMention::Full(date) = d.value {
             push_unique(&mut e.dates, date);
         }
@@ -88,6 +93,8 @@ pub fn extract(subject: &str, text: &str) -> Entities {
             break;
         }
     }
+    e.plan_acceptance = super::requests::plan_acceptance(&folded);
+    e.disconnection = super::requests::mentions_disconnection(&folded);
     e
 }
 

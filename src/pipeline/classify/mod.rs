@@ -7,6 +7,7 @@ pub mod features;
 pub mod language;
 pub mod linear;
 pub mod llm;
+pub mod requests;
 pub mod rules;
 pub mod safety;
 

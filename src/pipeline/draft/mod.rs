@@ -2,6 +2,8 @@
 //! (`templates/replies/<intent>.<lang>.txt`) or the safety template for emergencies. Templates
 //! only print values the ground stage recorded as facts, or brand settings.
 
+pub mod llm;
+
 use serde::Serialize;
 use serde_json::{Value, json};
 use tera::{Context, Tera};
@@ -110,6 +112,12 @@ pub struct Draft {
     pub template: String,
     pub subject: String,
     pub body: String,
+    /// Files sent with the reply (the bill's PDF copy).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<super::ground::Attachment>,
+    /// Set when the LLM wrote the text (see [`llm`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub llm: Option<llm::DraftRecord>,
 }
 
 /// The language a reply is written in: the message's, else the customer's, else English.
@@ -145,6 +153,9 @@ pub fn run(input: &DraftInput<'_>, templates: &Templates) -> Result<Draft, Draft
         template,
         subject: reply_subject(&input.message.subject, input.language),
         body: tidy(&body),
+        // Attachments belong to the reply, not to a safety message.
+        attachments: if kind == DraftKind::Reply { input.grounding.attachments.clone() } else { Vec::new() },
+        llm: None,
     })
 }
 
@@ -156,6 +167,9 @@ fn brand_json(brand: &BrandSettings) -> Value {
         "public_emergency": brand.public_emergency,
         "website": brand.website,
         "email": brand.from_address.as_str(),
+        "iban": brand.iban,
+        "sign_off": brand.sign_off,
+        "tone": brand.tone.as_str(),
     })
 }
 
@@ -219,6 +233,8 @@ pub fn escalation_notice(input: &NoticeInput<'_>, templates: &Templates) -> Resu
         subject: format!("[EMERGENCY] {what}: {}", d.message.from),
         template,
         body: tidy(&body),
+        attachments: Vec::new(),
+        llm: None,
     })
 }
 
@@ -279,6 +295,8 @@ pub fn review_note(input: &ReviewInput<'_>, templates: &Templates) -> Result<Dra
         subject: format!("[Switchyard review] {}", reply_subject(&d.message.subject, d.language)),
         template,
         body: tidy(&body),
+        attachments: Vec::new(),
+        llm: None,
     })
 }
 
