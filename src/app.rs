@@ -53,7 +53,8 @@ pub async fn run(settings: Settings, data_dir: &Path, options: RunOptions) -> an
     let templates = Templates::embedded().context("the embedded templates are broken")?;
     let model = classify::load_model(&settings.classify.model).context("cannot load the classifier (classify.model)")?;
     let llm = classify::llm::LlmClassifier::configured(&settings).context("cannot set up LLM classification ([llm] and classify.llm)")?;
-    let pipeline = Pipeline::new(settings.clone(), connectors, model, Arc::new(templates), clock).with_llm(llm);
+    let drafter = crate::pipeline::draft::llm::LlmDrafter::configured(&settings).context("cannot set up LLM drafting ([llm] and draft.mode)")?;
+    let pipeline = Pipeline::new(settings.clone(), connectors, model, Arc::new(templates), clock).with_llm(llm).with_drafter(drafter);
 
     let mut sources: Vec<Box<dyn Source>> = Vec::new();
     let mut sinks: HashMap<String, Arc<dyn Sink>> = HashMap::new();

@@ -14,7 +14,7 @@ use tokio::sync::Notify;
 use crate::channels::{DeliveryError, Presence, Sink};
 use crate::domain::{MessageId, Reason, ReasonCode};
 use crate::pipeline::act::OutgoingKind;
-use crate::pipeline::Pipeline;
+use crate::pipeline::{Outcome, Pipeline};
 use crate::report::Reporter;
 use crate::store::{OutboxItem, Store, StoreError, StoredMessage};
 
@@ -28,6 +28,12 @@ pub struct Worker {
 pub struct RunStats {
     pub processed: usize,
     pub failed: usize,
+}
+
+/// What a delivery round did.
+struct Delivered {
+    sent: HashMap<(i64, OutgoingKind), MessageId>,
+    rebuilt: HashMap<i64, Outcome>,
 }
 
 /// After a batch in which nothing could be processed, wait this long before trying again.
@@ -96,8 +102,10 @@ impl Worker {
             };
             singles_left = singles_left.saturating_sub(1);
             crate::crashpoint!("after_record");
-            let sent = self.deliver(items).await?;
-            for mut outcome in outcomes {
+            let Delivered { sent, mut rebuilt } = self.deliver(items).await?;
+            for outcome in outcomes {
+                // A reply rebuilt before sending reports its new decision.
+                let mut outcome = rebuilt.remove(&outcome.message).unwrap_or(outcome);
                 let reply = sent.get(&(outcome.message, OutgoingKind::Reply));
                 if reply.is_none() && outcome.outgoing.iter().any(|o| o.kind == OutgoingKind::Reply) {
                     outcome.reasons.push(Reason::new(ReasonCode::ReplyPending, "reply queued; delivery will be retried"));
@@ -122,7 +130,7 @@ impl Worker {
     }
 
     /// Delivers every outbox row that is due (retries and leftovers of a previous run).
-    async fn deliver_due(&self) -> Result<(), StoreError> {
+    pub async fn deliver_due(&self) -> Result<(), StoreError> {
         loop {
             let due = self.store.due_outbox(Utc::now(), 256).await?;
             if due.is_empty() {
@@ -133,8 +141,42 @@ impl Worker {
         }
     }
 
-    /// Delivers `items`; returns the Message-IDs delivered, by (inbound message, kind).
-    async fn deliver(&self, items: Vec<OutboxItem>) -> Result<HashMap<(i64, OutgoingKind), MessageId>, StoreError> {
+    /// Replies never attempted are checked against live facts first (see
+    /// [`crate::pipeline::recheck`]): a reply whose facts changed is replaced by its rebuilt
+    /// decision's messages before anything goes out.
+    async fn recheck(&self, items: Vec<OutboxItem>) -> Result<(Vec<OutboxItem>, HashMap<i64, Outcome>), StoreError> {
+        let mut out = Vec::with_capacity(items.len());
+        let mut rebuilt = HashMap::new();
+        let mut replaced = std::collections::HashSet::new();
+        let mut stale = std::collections::HashSet::new();
+        for item in &items {
+            if item.kind != OutgoingKind::Reply || item.attempts != 0 || replaced.contains(&item.message) {
+                continue;
+            }
+            let Some(outcome) = self.pipeline.recheck(item.message, self.store.as_ref()).await? else { continue };
+            match self.store.redecide(&outcome).await? {
+                Some(items) => {
+                    out.extend(items);
+                    replaced.insert(item.message);
+                    rebuilt.insert(item.message, outcome);
+                }
+                None => {
+                    // Part of this decision is already out: the stale reply is not sent either.
+                    let why = "facts changed before sending while other messages of this decision were under way: a person must reply";
+                    tracing::error!(outbox = item.id, "{why}");
+                    self.store.mark_delivery_failed(item.id, why, None).await?;
+                    stale.insert(item.id);
+                }
+            }
+        }
+        out.extend(items.into_iter().filter(|i| !replaced.contains(&i.message) && !stale.contains(&i.id)));
+        Ok((out, rebuilt))
+    }
+
+    /// Delivers `items`; returns the Message-IDs delivered, by (inbound message, kind), and
+    /// the decisions rebuilt because a fact changed before sending.
+    async fn deliver(&self, items: Vec<OutboxItem>) -> Result<Delivered, StoreError> {
+        let (items, rebuilt) = self.recheck(items).await?;
         let mut done = Vec::new();
         let mut todo = Vec::new();
         for item in items {
@@ -169,7 +211,8 @@ impl Worker {
         }
         let ids: Vec<i64> = done.iter().map(|i| i.id).collect();
         self.store.mark_sent(&ids, Utc::now()).await?;
-        Ok(done.into_iter().map(|i| ((i.message, i.kind), i.rfc_message_id)).collect())
+        let sent = done.into_iter().map(|i| ((i.message, i.kind), i.rfc_message_id)).collect();
+        Ok(Delivered { sent, rebuilt })
     }
 
     async fn delivery_failed(&self, item: &OutboxItem, error: DeliveryError) -> Result<(), StoreError> {

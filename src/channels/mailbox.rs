@@ -63,7 +63,6 @@ impl MailboxSink {
     }
 
     async fn deliver_one(&self, item: &OutboxItem) -> Result<(), DeliveryError> {
-        let transient = |e: ImapError| DeliveryError::Transient(e.to_string());
         match item.kind {
             OutgoingKind::Reply | OutgoingKind::Alert => {
                 self.smtp.send(&self.tokens, &self.mailbox.address, &item.recipient, &item.raw).await?;
@@ -80,15 +79,26 @@ impl MailboxSink {
                 }
                 Ok(())
             }
-            OutgoingKind::Draft | OutgoingKind::Note => self
+            OutgoingKind::Draft | OutgoingKind::Note => {
+                // A note routed to a team is mailed to it; every note is also filed beside the draft.
+                if item.kind == OutgoingKind::Note && item.recipient != self.mailbox.address {
+                    self.smtp.send(&self.tokens, &self.mailbox.address, &item.recipient, &item.raw).await?;
+                }
+                self.file(item).await
+            }
+        }
+    }
+
+    async fn file(&self, item: &OutboxItem) -> Result<(), DeliveryError> {
+        let transient = |e: ImapError| DeliveryError::Transient(e.to_string());
+        self
                 .with_imap(async |c| {
                     let folder = self.folder(c, item.kind, false).await?.expect("drafts and notes always have a folder");
                     let (flags, create) = if item.kind == OutgoingKind::Draft { ("(\\Draft \\Seen)", false) } else { ("()", true) };
                     imap::append(c, &folder, flags, &item.raw, create).await
                 })
                 .await
-                .map_err(transient),
-        }
+                .map_err(transient)
     }
 }
 

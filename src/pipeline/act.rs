@@ -81,6 +81,8 @@ pub struct Plan<'a> {
     pub draft: Option<&'a Draft>,
     /// The review note filed beside the draft, for the staff of the mailbox.
     pub note: Option<&'a Draft>,
+    /// The team the note is routed to (`[routing]`); the mailbox itself when none is.
+    pub note_to: Option<&'a EmailAddress>,
     pub alert: Option<(&'a Draft, &'a [EmailAddress])>,
 }
 
@@ -94,7 +96,7 @@ pub fn compose(plan: &Plan<'_>, sender: &Sender) -> Result<Vec<Outgoing>, ActErr
         out.push(build(plan, sender, OutgoingKind::Draft, "d", &customer, draft)?);
     }
     if let Some(note) = plan.note {
-        out.push(build(plan, sender, OutgoingKind::Note, "n", &sender.address, note)?);
+        out.push(build(plan, sender, OutgoingKind::Note, "n", plan.note_to.unwrap_or(&sender.address), note)?);
     }
     if let Some((alert, recipients)) = plan.alert {
         for (i, rcpt) in recipients.iter().enumerate() {
@@ -206,7 +208,7 @@ mod tests {
     fn a_reply_is_threaded_and_marked_automatic() {
         let m = parsed("Message-ID: <m2@posta.example>\r\nReferences: <m0@x.example> <m1@x.example>\r\nIn-Reply-To: <m1@x.example>\r\n");
         let d = draft();
-        let plan = Plan { message: &m, raw_sha256: "ab", reply: Some(&d), draft: None, note: None, alert: None };
+        let plan = Plan { message: &m, raw_sha256: "ab", reply: Some(&d), draft: None, note: None, note_to: None, alert: None };
         let out = compose(&plan, &sender()).unwrap();
         assert_eq!(out.len(), 1);
         let raw = &out[0].raw;
@@ -224,7 +226,7 @@ mod tests {
     fn ids_are_derived_so_a_retry_produces_the_same_reply() {
         let m = parsed("Message-ID: <m2@posta.example>\r\n");
         let d = draft();
-        let plan = Plan { message: &m, raw_sha256: "ab", reply: Some(&d), draft: Some(&d), note: None, alert: None };
+        let plan = Plan { message: &m, raw_sha256: "ab", reply: Some(&d), draft: Some(&d), note: None, note_to: None, alert: None };
         let a = compose(&plan, &sender()).unwrap();
         let b = compose(&plan, &sender()).unwrap();
         assert_eq!(a[0].message_id, b[0].message_id);
@@ -232,8 +234,8 @@ mod tests {
         assert!(a[0].message_id.as_str().ends_with("@switchyard.aurora.example"));
         // Without a Message-ID the raw bytes' hash identifies the message.
         let anonymous = parsed("");
-        let p1 = Plan { message: &anonymous, raw_sha256: "aa", reply: Some(&d), draft: None, note: None, alert: None };
-        let p2 = Plan { message: &anonymous, raw_sha256: "bb", reply: Some(&d), draft: None, note: None, alert: None };
+        let p1 = Plan { message: &anonymous, raw_sha256: "aa", reply: Some(&d), draft: None, note: None, note_to: None, alert: None };
+        let p2 = Plan { message: &anonymous, raw_sha256: "bb", reply: Some(&d), draft: None, note: None, note_to: None, alert: None };
         assert_ne!(derived_message_id(&p1, "r", "x.example"), derived_message_id(&p2, "r", "x.example"));
     }
 
@@ -242,7 +244,7 @@ mod tests {
         let m = parsed("Message-ID: <m2@posta.example>\r\n");
         let d = draft();
         let on_call = [email("a@aurora.example"), email("b@aurora.example")];
-        let plan = Plan { message: &m, raw_sha256: "ab", reply: None, draft: Some(&d), note: Some(&d), alert: Some((&d, &on_call)) };
+        let plan = Plan { message: &m, raw_sha256: "ab", reply: None, draft: Some(&d), note: Some(&d), note_to: None, alert: Some((&d, &on_call)) };
         let out = compose(&plan, &sender()).unwrap();
         let kinds: Vec<OutgoingKind> = out.iter().map(|o| o.kind).collect();
         assert_eq!(kinds, [OutgoingKind::Draft, OutgoingKind::Note, OutgoingKind::Alert, OutgoingKind::Alert]);

@@ -11,6 +11,7 @@ pub mod guard;
 pub mod identify;
 pub mod parse;
 pub mod policy;
+pub mod recheck;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -117,7 +118,13 @@ impl Uncommitted {
 fn is_hold(code: ReasonCode) -> bool {
     !matches!(
         code,
-        ReasonCode::CustomerVerified | ReasonCode::SenderUnverified | ReasonCode::SenderMismatch | ReasonCode::ClaimsVerified | ReasonCode::AutoSendAllowed
+        ReasonCode::CustomerVerified
+            | ReasonCode::SenderUnverified
+            | ReasonCode::SenderMismatch
+            | ReasonCode::ClaimsVerified
+            | ReasonCode::AutoSendAllowed
+            | ReasonCode::RoutedToTeam
+            | ReasonCode::LlmDraftFallback
     )
 }
 
@@ -153,6 +160,8 @@ pub struct Pipeline {
     pub clock: LocalClock,
     /// Set when the configuration asks for LLM classification.
     pub llm: Option<Arc<classify::llm::LlmClassifier>>,
+    /// Set when the configuration asks for LLM drafting.
+    pub drafter: Option<Arc<draft::llm::LlmDrafter>>,
     /// Mail from these is our own: never answered.
     own_addresses: Vec<EmailAddress>,
 }
@@ -171,12 +180,18 @@ impl Pipeline {
         let mut own_addresses = settings.guard.own_addresses.clone();
         own_addresses.push(settings.brand.from_address.clone());
         own_addresses.extend(settings.mailboxes.iter().map(|m| m.address.clone()));
-        Self { settings, connectors, model, templates, allowlist, clock, llm: None, own_addresses }
+        Self { settings, connectors, model, templates, allowlist, clock, llm: None, drafter: None, own_addresses }
     }
 
     /// Adds LLM classification (see [`classify::llm`]).
     pub fn with_llm(mut self, llm: Option<Arc<classify::llm::LlmClassifier>>) -> Self {
         self.llm = llm;
+        self
+    }
+
+    /// Adds LLM drafting (see [`draft::llm`]).
+    pub fn with_drafter(mut self, drafter: Option<Arc<draft::llm::LlmDrafter>>) -> Self {
+        self.drafter = drafter;
         self
     }
 
@@ -283,9 +298,19 @@ impl Pipeline {
     }
 
     async fn decide(&self, stored: &StoredMessage, admitted: guard::Admitted, reading: Option<Classification>) -> Outcome {
-        let s = &self.settings;
-        let classification = reading.unwrap_or_else(|| classify::run(&admitted.message, self.model.as_ref(), &s.classify.stage()));
-        let identity = match identify::run(&admitted, &classification, self.connectors.cis.as_ref()).await {
+        let classification = reading.unwrap_or_else(|| classify::run(&admitted.message, self.model.as_ref(), &self.settings.classify.stage()));
+        self.decide_with(stored, &admitted, classification, &self.connectors, Vec::new()).await
+    }
+
+    /// Who the sender is and what the systems say about them, read through `connectors`.
+    async fn facts_for(
+        &self,
+        stored: &StoredMessage,
+        admitted: &guard::Admitted,
+        classification: &Classification,
+        connectors: &Connectors,
+    ) -> (identify::Identity, Language, ground::Grounding) {
+        let identity = match identify::run(admitted, classification, connectors.cis.as_ref()).await {
             Ok(identity) => identity,
             Err(e) => identify::Identity {
                 customer: None,
@@ -295,18 +320,33 @@ impl Pipeline {
                 ],
             },
         };
-        let lang = draft::reply_language(&classification, &identity);
-        let clock = self.clock.now();
+        let lang = draft::reply_language(classification, &identity);
         let reference = act::reference(admitted.message.message_id.as_ref(), &stored.raw_sha256);
         let ground_input = ground::GroundInput {
-            classification: &classification,
+            classification,
             identity: &identity,
             lang,
             reference: &reference,
             channel: channel_kind(&stored.channel),
-            installments: &s.installments,
+            installments: &self.settings.installments,
         };
-        let grounding = ground::run(&ground_input, &self.connectors, &clock).await;
+        let grounding = ground::run(&ground_input, connectors, &self.clock.now()).await;
+        (identity, lang, grounding)
+    }
+
+    /// The stages after classification. `holds` are extra reasons a person must decide
+    /// (a fact that changed before sending, when the policy says so).
+    async fn decide_with(
+        &self,
+        stored: &StoredMessage,
+        admitted: &guard::Admitted,
+        classification: Classification,
+        connectors: &Connectors,
+        holds: Vec<Reason>,
+    ) -> Outcome {
+        let s = &self.settings;
+        let (identity, lang, mut grounding) = self.facts_for(stored, admitted, &classification, connectors).await;
+        grounding.reasons.extend(holds);
         let input = DraftInput {
             message: &admitted.message,
             classification: &classification,
@@ -316,7 +356,7 @@ impl Pipeline {
             language: lang,
         };
         let (draft, draft_error) = match draft::run(&input, &self.templates) {
-            Ok(d) => (Some(d), None),
+            Ok(d) => (Some(self.reword(&input, d).await), None),
             Err(e) => (None, Some(e.to_string())),
         };
         let check = draft.as_ref().map(|d| factcheck::run(&d.body, &grounding.facts, &self.allowlist, lang));
@@ -332,6 +372,9 @@ impl Pipeline {
             &s.policy,
         );
         let mut reasons = ruling.reasons;
+        if let Some(record) = draft.as_ref().and_then(|d| d.llm.as_ref()).filter(|r| !r.accepted()) {
+            reasons.push(Reason::new(ReasonCode::LlmDraftFallback, format!("the template reply was used ({})", record.outcome)));
+        }
         let outgoing = self.outgoing(stored, &input, ruling.decision, draft.as_ref(), check.as_ref(), &mut reasons);
         Outcome {
             message: stored.id,
@@ -398,18 +441,70 @@ impl Pipeline {
                 draft::review_note(&r, &self.templates)
             })
             .and_then(|r| r.map_err(&mut failed).ok());
+        let team = held.and_then(|_| self.team_for(input));
+        if let Some(team) = team {
+            reasons.push(Reason::new(ReasonCode::RoutedToTeam, format!("review note sent to {team}")));
+        }
         let plan = act::Plan {
             message: input.message,
             raw_sha256: &stored.raw_sha256,
             reply,
             draft: held,
             note: note.as_ref(),
+            note_to: team,
             alert: notice.as_ref().map(|n| (n, self.settings.escalation.notify.as_slice())),
         };
         act::compose(&plan, &self.sender_for(&stored.channel)).unwrap_or_else(|e| {
             reasons.push(Reason::new(ReasonCode::DraftUnavailable, e.to_string()));
             Vec::new()
         })
+    }
+
+    /// The check before a reply is sent (see [`recheck`]): `None` when the facts the reply
+    /// states are unchanged in the live systems, else the decision rebuilt from the new ones.
+    pub async fn recheck(&self, message: i64, store: &dyn Store) -> Result<Option<Outcome>, StoreError> {
+        let Some((stored, recorded)) = store.recorded_decision(message).await? else { return Ok(None) };
+        let limits = parse::Limits { max_bytes: self.settings.worker.max_message_bytes };
+        // It was parsed and admitted when decided; the same bytes give the same result.
+        let Ok(parsed) = parse::run(&stored.raw, stored.stored_len, limits) else { return Ok(None) };
+        let Verdict::Admit(admitted) = guard::run(parsed, guard::SenderHistory::default(), &self.guard_rules()) else { return Ok(None) };
+        let mut classification = classify::run(&admitted.message, self.model.as_ref(), &self.settings.classify.stage());
+        // The recorded reading stands (it may have been the LLM's); entities come from the text.
+        classification.intent = recorded.intent.unwrap_or(classification.intent);
+        classification.urgency = recorded.urgency.unwrap_or(classification.urgency);
+        classification.language = recorded.language.unwrap_or(classification.language);
+        classification.confidence = recorded.confidence.unwrap_or(classification.confidence);
+        let live = self.connectors.live();
+        let (_, _, fresh) = self.facts_for(&stored, &admitted, &classification, &live).await;
+        let changes = recheck::changes(&recorded, &fresh.facts);
+        if changes.is_empty() {
+            return Ok(None);
+        }
+        let (reason, hold) = recheck::reason(&changes, self.settings.policy.on_fact_change);
+        tracing::info!(message, changed = changes.len(), hold, "facts changed before sending; rebuilding the reply");
+        let holds = if hold { vec![reason.clone()] } else { Vec::new() };
+        let mut outcome = self.decide_with(&stored, &admitted, classification, &live, holds).await;
+        if !hold {
+            outcome.reasons.push(reason);
+        }
+        Ok(Some(outcome))
+    }
+
+    /// The LLM's wording of a reply when LLM drafting is on. Safety replies are never reworded:
+    /// they must go out at once and say exactly what was approved.
+    async fn reword(&self, input: &DraftInput<'_>, template: Draft) -> Draft {
+        match &self.drafter {
+            Some(drafter) if template.kind == draft::DraftKind::Reply => drafter.write(input, template).await,
+            _ => template,
+        }
+    }
+
+    /// The team address that handles a held draft: the vulnerable-customer team first, then
+    /// the intent's team; `None` leaves it with the mailbox.
+    fn team_for(&self, input: &DraftInput<'_>) -> Option<&EmailAddress> {
+        let routing = &self.settings.routing;
+        let vulnerable = input.identity.customer.as_ref().is_some_and(|c| c.vulnerable);
+        routing.vulnerable.as_ref().filter(|_| vulnerable).or_else(|| routing.teams.get(&input.classification.intent))
     }
 
     /// Who replies on a channel: the mailbox's own address for IMAP mailboxes, the brand's

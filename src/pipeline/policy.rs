@@ -30,7 +30,9 @@ pub struct PolicyInput<'a> {
 
 pub fn run(input: &PolicyInput<'_>, rules: &PolicySettings) -> Ruling {
     let c = input.classification;
-    let mut reasons: Vec<Reason> = input.identity.reasons.clone();
+    // A CIS that could not say who the sender is holds the reply; the rest explain identity.
+    let (unavailable, mut reasons): (Vec<Reason>, Vec<Reason>) =
+        input.identity.reasons.iter().cloned().partition(|r| r.code == ReasonCode::ConnectorUnavailable);
     let ruling = |decision, reasons| Ruling { decision, reasons, policy_version: rules.version.clone() };
 
     if c.urgency == Urgency::Emergency {
@@ -40,6 +42,7 @@ pub fn run(input: &PolicyInput<'_>, rules: &PolicySettings) -> Ruling {
                 format!("safety phrase \"{}\" ({})", hit.phrase, hit.hazard.as_str()),
             ));
         }
+        reasons.extend(unavailable);
         reasons.extend(blocking_claims(input));
         reasons.push(Reason::new(
             ReasonCode::EmergencyEscalated,
@@ -48,7 +51,7 @@ pub fn run(input: &PolicyInput<'_>, rules: &PolicySettings) -> Ruling {
         return ruling(Decision::Escalate, reasons);
     }
 
-    let mut holds: Vec<Reason> = Vec::new();
+    let mut holds: Vec<Reason> = unavailable;
     if !c.language.is_supported() {
         holds.push(Reason::new(ReasonCode::LanguageUnsupported, "written in a language we do not answer automatically"));
     }
@@ -64,11 +67,16 @@ pub fn run(input: &PolicyInput<'_>, rules: &PolicySettings) -> Ruling {
     if rules.approve_urgencies.contains(&c.urgency) {
         holds.push(Reason::new(ReasonCode::UrgencyRequiresApproval, format!("{} urgency is reviewed by a person", c.urgency)));
     }
-    if let Some(customer) = &input.identity.customer {
-        if customer.vulnerable && rules.vulnerable_approval_intents.contains(&c.intent) {
+    if let Some(customer) = input.identity.customer.as_ref().filter(|c| c.vulnerable) {
+        if rules.vulnerable_approval_intents.contains(&c.intent) {
             holds.push(Reason::new(
                 ReasonCode::VulnerableCustomer,
                 format!("account {} is flagged vulnerable and this is about {}", customer.account, c.intent),
+            ));
+        } else if rules.vulnerable_disconnection_approval && c.entities.disconnection {
+            holds.push(Reason::new(
+                ReasonCode::Disconnection,
+                format!("account {} is flagged vulnerable and the message is about a disconnection", customer.account),
             ));
         }
     }
@@ -177,6 +185,34 @@ mod tests {
         let r = decide("From: luca.ferrari@posta.example\nSubject: luce\n\nsiamo senza luce", "", &rules).await;
         assert_eq!(r.decision, Decision::Approve);
         assert!(codes(&r).contains(&"urgency_requires_approval"));
+    }
+
+    #[tokio::test]
+    async fn a_vulnerable_customer_writing_about_a_disconnection_goes_to_a_person() {
+        // Anna Esposito (40000003) is flagged vulnerable; outage is not a money intent.
+        let r = decide(
+            "From: anna.esposito@posta.example\nSubject: luce\n\nHo ricevuto un preavviso di distacco e ora siamo senza luce",
+            "",
+            &PolicySettings::default(),
+        )
+        .await;
+        assert_eq!(r.decision, Decision::Approve);
+        assert!(codes(&r).contains(&"disconnection") || codes(&r).contains(&"vulnerable_customer"), "{:?}", codes(&r));
+        let off = PolicySettings { vulnerable_disconnection_approval: false, vulnerable_approval_intents: vec![], ..PolicySettings::default() };
+        let r = decide("From: anna.esposito@posta.example\nSubject: luce\n\nHo ricevuto un preavviso di distacco e ora siamo senza luce", "", &off).await;
+        assert!(!codes(&r).contains(&"disconnection"), "{:?}", codes(&r));
+    }
+
+    #[tokio::test]
+    async fn an_accepted_plan_is_always_handed_to_a_person() {
+        let r = decide(
+            "From: marco.bianchi@posta.example\nSubject: rateizzazione\n\nAccetto il piano in 6 rate.",
+            "",
+            &PolicySettings::default(),
+        )
+        .await;
+        assert_eq!(r.decision, Decision::Approve);
+        assert!(codes(&r).contains(&"plan_handover"), "{:?}", codes(&r));
     }
 
     #[tokio::test]

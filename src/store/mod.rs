@@ -235,6 +235,12 @@ pub trait Store: Send + Sync {
     /// Writes each decision with its outbox rows and marks its message done, all in one
     /// transaction. Returns the outbox rows created, ready for delivery.
     async fn record(&self, outcomes: &[Outcome]) -> Result<Vec<OutboxItem>, StoreError>;
+    /// Replaces a message's decision and its outbox rows (a reply rebuilt because a fact
+    /// changed before it was sent), in one transaction. `None`, and nothing changed, when one
+    /// of its rows was already handed to a channel.
+    async fn redecide(&self, outcome: &Outcome) -> Result<Option<Vec<OutboxItem>>, StoreError>;
+    /// A decided message and what its decision was based on, for the check before sending.
+    async fn recorded_decision(&self, message: i64) -> Result<Option<(StoredMessage, RecordedDecision)>, StoreError>;
 
     /// Counts a failed attempt; after `max_attempts` the message is quarantined with `error`.
     /// Returns true when it was quarantined.
@@ -289,4 +295,15 @@ pub struct CorrectedMessage {
     pub intent: String,
     pub urgency: String,
     pub language: String,
+}
+
+/// What a recorded decision said, as far as the check before sending needs it.
+#[derive(Debug, Clone)]
+pub struct RecordedDecision {
+    pub intent: Option<crate::domain::Intent>,
+    pub urgency: Option<crate::domain::Urgency>,
+    pub language: Option<crate::domain::Language>,
+    pub confidence: Option<f32>,
+    pub facts: Vec<crate::domain::Fact>,
+    pub claims: Vec<crate::domain::Claim>,
 }

@@ -12,7 +12,7 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlSafeStr, SqlitePool};
 
-use super::{
+use super::{RecordedDecision, 
     ApprovalRecord, CorrectedMessage, Correction, Counts, Ingested, NewMessage, OutboxItem, Problem, Resolution, SenderLookup, Store, StoreError, StoredMessage, SyncCursor,
     WaitingApproval,
 };
@@ -190,19 +190,7 @@ impl Store for SqliteStore {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| StoredMessage {
-                id: r.get("id"),
-                channel: r.get("channel"),
-                source: format!("{}/{}", r.get::<String, _>("channel"), r.get::<String, _>("channel_ref")),
-                raw: r.get("raw"),
-                raw_sha256: r.get("raw_sha256"),
-                stored_len: r.get::<i64, _>("stored_len") as u64,
-                received_at: r.get("received_at"),
-                attempts: r.get::<i64, _>("attempts") as u32,
-            })
-            .collect())
+        Ok(rows.iter().map(stored_message).collect())
     }
 
     async fn sender_histories(&self, lookups: &[SenderLookup<'_>], since: DateTime<Utc>) -> Result<Vec<SenderHistory>, StoreError> {
@@ -242,112 +230,52 @@ impl Store for SqliteStore {
     }
 
     async fn record(&self, outcomes: &[Outcome]) -> Result<Vec<OutboxItem>, StoreError> {
-        let now = Utc::now();
-        let outgoing: Vec<(&Outcome, &Outgoing)> =
-            outcomes.iter().flat_map(|o| o.outgoing.iter().map(move |out| (o, out))).collect();
-        let mut ids = std::collections::HashMap::new();
         let mut tx = self.pool.begin().await?;
-        for chunk in outcomes.chunks(MAX_ROWS) {
-            let sql = multi_row(
-                "INSERT INTO decisions (message, header_message_id, sender, customer, language, intent, urgency,
-                    confidence, decision, reasons, policy_version, model, facts, claims, draft_subject, draft_body, decided_at,
-                    decided_by, llm_model, llm_prompt, llm_outcome, llm_tokens_in, llm_tokens_out, llm_cost) VALUES",
-                24,
-                chunk.len(),
-                "",
-            );
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for o in chunk {
-                q = q
-                    .bind(o.message)
-                    .bind(&o.message_id)
-                    .bind(&o.from)
-                    .bind(&o.customer)
-                    .bind(o.language.map(|l| l.as_str()))
-                    .bind(o.intent.map(|i| i.as_str()))
-                    .bind(o.urgency.map(|u| u.as_str()))
-                    .bind(o.confidence)
-                    .bind(o.decision.as_str())
-                    .bind(json(&o.reasons))
-                    .bind(&o.policy_version)
-                    .bind(&o.model)
-                    .bind(json(&o.facts))
-                    .bind(json(&o.claims))
-                    .bind(o.draft.as_ref().map(|d| d.subject.as_str()))
-                    .bind(o.draft.as_ref().map(|d| d.body.as_str()))
-                    .bind(now)
-                    .bind(&o.decided_by)
-                    .bind(o.llm.as_ref().map(|l| l.model.as_str()))
-                    .bind(o.llm.as_ref().map(|l| l.prompt.as_str()))
-                    .bind(o.llm.as_ref().map(|l| l.outcome.to_string()))
-                    .bind(o.llm.as_ref().map(|l| l.usage.prompt_tokens))
-                    .bind(o.llm.as_ref().map(|l| l.usage.completion_tokens))
-                    .bind(o.llm.as_ref().map(|l| l.usage.cost));
-            }
-            q.execute(&mut *tx).await?;
-        }
-        for chunk in outgoing.chunks(MAX_ROWS) {
-            let sql = multi_row(
-                "INSERT INTO outbox (message, channel, kind, rfc_message_id, recipient, raw, next_attempt_at, created_at) VALUES",
-                8,
-                chunk.len(),
-                "RETURNING rfc_message_id, id",
-            );
-            let mut q = sqlx::query_as::<_, (String, i64)>(sqlx::AssertSqlSafe(sql));
-            for (o, out) in chunk {
-                q = q
-                    .bind(o.message)
-                    .bind(&o.channel)
-                    .bind(out.kind.as_str())
-                    .bind(out.message_id.as_str())
-                    .bind(out.recipient.as_str())
-                    .bind(&out.raw)
-                    .bind(now)
-                    .bind(now);
-            }
-            ids.extend(q.fetch_all(&mut *tx).await?);
-        }
-        for (o, out) in outgoing.iter().filter(|(_, out)| out.kind == OutgoingKind::Draft) {
-            sqlx::query(
-                "INSERT INTO approvals (message, channel, inbound_message_id, draft_message_id, customer, proposal, created_at, updated_at)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(o.message)
-            .bind(&o.channel)
-            .bind(&o.message_id)
-            .bind(out.message_id.as_str())
-            .bind(out.recipient.as_str())
-            .bind(o.draft.as_ref().map(|d| d.body.as_str()).unwrap_or_default())
-            .bind(now)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        }
-        let done: Vec<i64> = outcomes.iter().map(|o| o.message).collect();
-        sqlx::query("UPDATE messages SET state = 'done' WHERE id IN (SELECT value FROM json_each(?))")
-            .bind(json(&done))
-            .execute(&mut *tx)
-            .await?;
+        let items = record_in(&mut tx, outcomes).await?;
         tx.commit().await?;
+        Ok(items)
+    }
 
-        outgoing
-            .into_iter()
-            .map(|(o, out)| {
-                let id = *ids
-                    .get(out.message_id.as_str())
-                    .ok_or_else(|| StoreError::Corrupt(format!("outbox row for {} was not created", out.message_id)))?;
-                Ok(OutboxItem {
-                    id,
-                    message: o.message,
-                    channel: o.channel.clone(),
-                    kind: out.kind,
-                    rfc_message_id: out.message_id.clone(),
-                    recipient: out.recipient.clone(),
-                    raw: out.raw.clone(),
-                    attempts: 0,
-                })
-            })
-            .collect()
+    async fn redecide(&self, outcome: &Outcome) -> Result<Option<Vec<OutboxItem>>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        // Only rows never handed to a channel are replaced: anything attempted may be out.
+        let attempted: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE message = ? AND attempts > 0")
+            .bind(outcome.message)
+            .fetch_one(&mut *tx)
+            .await?;
+        if attempted > 0 {
+            return Ok(None);
+        }
+        for sql in ["DELETE FROM outbox WHERE message = ?", "DELETE FROM approvals WHERE message = ?", "DELETE FROM decisions WHERE message = ?"] {
+            sqlx::query(sql).bind(outcome.message).execute(&mut *tx).await?;
+        }
+        let items = record_in(&mut tx, std::slice::from_ref(outcome)).await?;
+        sqlx::query("UPDATE decisions SET redecided_at = ? WHERE message = ?").bind(Utc::now()).bind(outcome.message).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(Some(items))
+    }
+
+    async fn recorded_decision(&self, message: i64) -> Result<Option<(StoredMessage, RecordedDecision)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT m.id, m.channel, m.channel_ref, m.raw, m.raw_sha256, m.stored_len, m.received_at, m.attempts,
+                    d.intent, d.urgency, d.language, d.confidence, d.facts, d.claims
+             FROM messages m JOIN decisions d ON d.message = m.id WHERE m.id = ?",
+        )
+        .bind(message)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let label = |col: &str| row.get::<Option<String>, _>(col);
+        let corrupt = |col: &str, e: serde_json::Error| StoreError::Corrupt(format!("decisions.{col} of message {message}: {e}"));
+        let decision = RecordedDecision {
+            intent: label("intent").and_then(|s| s.parse().ok()),
+            urgency: label("urgency").and_then(|s| s.parse().ok()),
+            language: label("language").and_then(|s| s.parse().ok()),
+            confidence: row.get::<Option<f64>, _>("confidence").map(|c| c as f32),
+            facts: serde_json::from_str(&row.get::<String, _>("facts")).map_err(|e| corrupt("facts", e))?,
+            claims: serde_json::from_str(&row.get::<String, _>("claims")).map_err(|e| corrupt("claims", e))?,
+        };
+        Ok(Some((stored_message(&row), decision)))
     }
 
     async fn record_failure(&self, message: i64, error: &str, max_attempts: u32) -> Result<bool, StoreError> {
@@ -616,6 +544,132 @@ impl Store for SqliteStore {
                 updated_at: r.get("updated_at"),
             })
             .collect())
+    }
+}
+
+/// Writes decisions, their outbox rows and approvals, and marks the messages done, inside the
+/// caller's transaction.
+async fn record_in(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, outcomes: &[Outcome]) -> Result<Vec<OutboxItem>, StoreError> {
+    let now = Utc::now();
+    let outgoing: Vec<(&Outcome, &Outgoing)> =
+        outcomes.iter().flat_map(|o| o.outgoing.iter().map(move |out| (o, out))).collect();
+    let mut ids = std::collections::HashMap::new();
+    for chunk in outcomes.chunks(MAX_ROWS) {
+        let sql = multi_row(
+            "INSERT INTO decisions (message, header_message_id, sender, customer, language, intent, urgency,
+                confidence, decision, reasons, policy_version, model, facts, claims, draft_subject, draft_body, decided_at,
+                decided_by, llm_model, llm_prompt, llm_outcome, llm_tokens_in, llm_tokens_out, llm_cost,
+                draft_template, draft_llm, draft_llm_prompt) VALUES",
+            27,
+            chunk.len(),
+            "",
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for o in chunk {
+            q = q
+                .bind(o.message)
+                .bind(&o.message_id)
+                .bind(&o.from)
+                .bind(&o.customer)
+                .bind(o.language.map(|l| l.as_str()))
+                .bind(o.intent.map(|i| i.as_str()))
+                .bind(o.urgency.map(|u| u.as_str()))
+                .bind(o.confidence)
+                .bind(o.decision.as_str())
+                .bind(json(&o.reasons))
+                .bind(&o.policy_version)
+                .bind(&o.model)
+                .bind(json(&o.facts))
+                .bind(json(&o.claims))
+                .bind(o.draft.as_ref().map(|d| d.subject.as_str()))
+                .bind(o.draft.as_ref().map(|d| d.body.as_str()))
+                .bind(now)
+                .bind(&o.decided_by)
+                .bind(o.llm.as_ref().map(|l| l.model.as_str()))
+                .bind(o.llm.as_ref().map(|l| l.prompt.as_str()))
+                .bind(o.llm.as_ref().map(|l| l.outcome.to_string()))
+                .bind(o.llm.as_ref().map(|l| l.usage.prompt_tokens))
+                .bind(o.llm.as_ref().map(|l| l.usage.completion_tokens))
+                .bind(o.llm.as_ref().map(|l| l.usage.cost))
+                .bind(o.draft.as_ref().map(|d| d.template.as_str()))
+                .bind(o.draft.as_ref().and_then(|d| d.llm.as_ref()).map(json))
+                .bind(o.draft.as_ref().and_then(|d| d.llm.as_ref()).map(|l| l.prompt.as_str()));
+        }
+        q.execute(&mut **tx).await?;
+    }
+    for chunk in outgoing.chunks(MAX_ROWS) {
+        let sql = multi_row(
+            "INSERT INTO outbox (message, channel, kind, rfc_message_id, recipient, raw, next_attempt_at, created_at) VALUES",
+            8,
+            chunk.len(),
+            "RETURNING rfc_message_id, id",
+        );
+        let mut q = sqlx::query_as::<_, (String, i64)>(sqlx::AssertSqlSafe(sql));
+        for (o, out) in chunk {
+            q = q
+                .bind(o.message)
+                .bind(&o.channel)
+                .bind(out.kind.as_str())
+                .bind(out.message_id.as_str())
+                .bind(out.recipient.as_str())
+                .bind(&out.raw)
+                .bind(now)
+                .bind(now);
+        }
+        ids.extend(q.fetch_all(&mut **tx).await?);
+    }
+    for (o, out) in outgoing.iter().filter(|(_, out)| out.kind == OutgoingKind::Draft) {
+        sqlx::query(
+            "INSERT INTO approvals (message, channel, inbound_message_id, draft_message_id, customer, proposal, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(o.message)
+        .bind(&o.channel)
+        .bind(&o.message_id)
+        .bind(out.message_id.as_str())
+        .bind(out.recipient.as_str())
+        .bind(o.draft.as_ref().map(|d| d.body.as_str()).unwrap_or_default())
+        .bind(now)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    }
+    let done: Vec<i64> = outcomes.iter().map(|o| o.message).collect();
+    sqlx::query("UPDATE messages SET state = 'done' WHERE id IN (SELECT value FROM json_each(?))")
+        .bind(json(&done))
+        .execute(&mut **tx)
+        .await?;
+
+    outgoing
+        .into_iter()
+        .map(|(o, out)| {
+            let id = *ids
+                .get(out.message_id.as_str())
+                .ok_or_else(|| StoreError::Corrupt(format!("outbox row for {} was not created", out.message_id)))?;
+            Ok(OutboxItem {
+                id,
+                message: o.message,
+                channel: o.channel.clone(),
+                kind: out.kind,
+                rfc_message_id: out.message_id.clone(),
+                recipient: out.recipient.clone(),
+                raw: out.raw.clone(),
+                attempts: 0,
+            })
+        })
+        .collect()
+}
+
+fn stored_message(r: &sqlx::sqlite::SqliteRow) -> StoredMessage {
+    StoredMessage {
+        id: r.get("id"),
+        channel: r.get("channel"),
+        source: format!("{}/{}", r.get::<String, _>("channel"), r.get::<String, _>("channel_ref")),
+        raw: r.get("raw"),
+        raw_sha256: r.get("raw_sha256"),
+        stored_len: r.get::<i64, _>("stored_len") as u64,
+        received_at: r.get("received_at"),
+        attempts: r.get::<i64, _>("attempts") as u32,
     }
 }
 
