@@ -295,6 +295,102 @@ mod tests {
             }
         }
     }
+
+    /// A worker over a temp store and Maildir with one message from Giulia Rossi (40000001)
+    /// decided and recorded but not yet delivered; the demo data it read is returned to change.
+    async fn decided_not_sent(name: &str, body: &str, settings: Settings) -> (Worker, Arc<SqliteStore>, crate::connectors::demo_data::SharedDemo, std::path::PathBuf) {
+        let dir = temp_dir(name);
+        let store = Arc::new(SqliteStore::open(&dir.join("s.db")).await.unwrap());
+        let inbox = dir.join("inbox");
+        let mut source = MaildirSource::open(&inbox, 1 << 20, 16, Duration::from_secs(1)).unwrap();
+        let raw = format!("From: giulia.rossi@posta.example\r\nSubject: Bolletta\r\nMessage-ID: <g1@posta.example>\r\n\r\n{body}");
+        std::fs::write(inbox.join("new").join("1.eml"), raw).unwrap();
+        source.collect(store.as_ref()).await.unwrap();
+        let data = crate::testing::demo_data();
+        let model = crate::pipeline::classify::load_model("embedded").unwrap();
+        let pipeline = Pipeline::new(
+            Arc::new(settings),
+            crate::connectors::Connectors::demo(data.clone()),
+            model,
+            Arc::new(Templates::embedded().unwrap()),
+            LocalClock::Fixed(clock().local_now),
+        );
+        let sink = MaildirSink::open(&dir.join("outbox"), &dir.join("drafts"), &dir.join("review")).unwrap();
+        let worker = Worker { pipeline, store: store.clone(), sink: Arc::new(sink) };
+        let pending = store.pending(10).await.unwrap();
+        let outcomes = worker.pipeline.triage(&pending, store.as_ref()).await.unwrap();
+        assert_eq!(outcomes[0].decision, crate::domain::Decision::AutoSend, "{:?}", outcomes[0].reasons);
+        store.record(&outcomes).await.unwrap();
+        (worker, store, data, dir)
+    }
+
+    fn files(dir: &std::path::Path) -> Vec<String> {
+        let mut out = Vec::new();
+        for sub in ["new", "cur"] {
+            for e in std::fs::read_dir(dir.join(sub)).into_iter().flatten().flatten() {
+                out.push(std::fs::read_to_string(e.path()).unwrap());
+            }
+        }
+        out
+    }
+
+    async fn decision_row(store: &SqliteStore) -> (String, String, Option<String>) {
+        sqlx::query_as::<_, (String, String, Option<String>)>("SELECT decision, reasons, redecided_at FROM decisions")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap()
+    }
+
+    const BILL_QUESTION: &str = "Buongiorno, potete spiegarmi l'ultima bolletta? Quanto devo pagare?";
+
+    #[tokio::test]
+    async fn a_payment_that_arrives_before_sending_rebuilds_the_reply() {
+        let settings = Settings::from_toml("test", "", Vec::new()).unwrap();
+        let (worker, store, data, dir) = decided_not_sent("recheck-rebuild", BILL_QUESTION, settings).await;
+        let account = crate::domain::AccountId::parse("40000001").unwrap();
+        let today = clock().local_now.date();
+        data.write().unwrap().record_payment(&account, crate::domain::Money(12_840), today).unwrap();
+
+        worker.deliver_due().await.unwrap();
+        let (decision, reasons, redecided) = decision_row(&store).await;
+        assert_eq!(decision, "auto_send", "{reasons}");
+        assert!(redecided.is_some());
+        assert!(reasons.contains("facts_changed") && reasons.contains("balance: €128.40 → €0.00"), "{reasons}");
+        let sent = files(&dir.join("outbox"));
+        assert_eq!(sent.len(), 1, "one reply, the rebuilt one");
+        // The bill is now paid and nothing is outstanding: the reply says so, not the old balance.
+        assert!(!sent[0].contains("Saldo da pagare") && !sent[0].contains("Importo da pagare: 128,40"), "{}", sent[0]);
+    }
+
+    #[tokio::test]
+    async fn with_on_fact_change_approve_a_changed_reply_goes_to_a_person() {
+        let mut settings = Settings::from_toml("test", "", Vec::new()).unwrap();
+        settings.policy.on_fact_change = crate::config::FactChange::Approve;
+        let (worker, store, data, dir) = decided_not_sent("recheck-approve", BILL_QUESTION, settings).await;
+        let account = crate::domain::AccountId::parse("40000001").unwrap();
+        data.write().unwrap().record_payment(&account, crate::domain::Money(12_840), clock().local_now.date()).unwrap();
+
+        worker.deliver_due().await.unwrap();
+        let (decision, reasons, _) = decision_row(&store).await;
+        assert_eq!(decision, "approve");
+        assert!(reasons.contains("facts_changed"), "{reasons}");
+        let sent = files(&dir.join("outbox"));
+        assert!(sent.is_empty(), "nothing was sent: {sent:?}");
+        assert_eq!(files(&dir.join("drafts")).len(), 1);
+    }
+
+    #[tokio::test]
+    async fn unchanged_facts_send_the_reply_as_decided() {
+        let settings = Settings::from_toml("test", "", Vec::new()).unwrap();
+        let (worker, store, _data, dir) = decided_not_sent("recheck-same", BILL_QUESTION, settings).await;
+        worker.deliver_due().await.unwrap();
+        let (decision, reasons, redecided) = decision_row(&store).await;
+        assert_eq!((decision.as_str(), redecided), ("auto_send", None));
+        assert!(!reasons.contains("facts_changed"));
+        let sent = files(&dir.join("outbox"));
+        assert_eq!(sent.len(), 1);
+        assert!(sent[0].contains("128,40"), "{}", sent[0]);
+    }
 }
 
 /// For tests of crash safety: `SWITCHYARD_CRASHPOINT=name:N` aborts the process the N-th time

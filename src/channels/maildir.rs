@@ -194,7 +194,7 @@ impl MaildirSink {
         let name = Self::file_name(item);
         match item.kind {
             OutgoingKind::Draft => self.drafts.join("cur").join(format!("{name}:2,D")),
-            _ => self.outbox.join("new").join(name),
+            kind => self.folder(kind).join("new").join(name),
         }
     }
 }
