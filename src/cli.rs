@@ -73,6 +73,19 @@ pub enum Command {
         #[arg(long, default_value = "cli")]
         by: String,
     },
+    /// Check every claim in a draft (standard input) against one customer's live facts;
+    /// exits 0 when every claim is verified, 1 otherwise
+    Factcheck {
+        /// The customer's account number
+        #[arg(long)]
+        customer: String,
+        /// One JSON object: each claim with its kind, text, whether it is verified and the fact it matched
+        #[arg(long)]
+        json: bool,
+        /// Read numbers as in this language (it, es, fr, en) [default: the customer's]
+        #[arg(long)]
+        lang: Option<crate::domain::Language>,
+    },
     /// What the store holds, and what needs a person: failed deliveries and quarantined mail
     Status {
         #[arg(long)]

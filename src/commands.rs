@@ -8,6 +8,8 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 
 use crate::config::Settings;
+use crate::connectors::cis::CustomerKey;
+use crate::domain::{AccountId, Language};
 use crate::pipeline::classify;
 use crate::pipeline::parse;
 use crate::store::sqlite::SqliteStore;
@@ -230,3 +232,72 @@ pub fn bench_classify(settings: &Settings, dev: &Path, messages: usize, json: bo
     Ok(())
 }
 
+
+/// `switchyard factcheck`: every claim in a text checked against one customer's live facts.
+pub struct FactcheckOptions {
+    pub customer: String,
+    pub json: bool,
+    /// How numbers are read (decimal comma or point); default the customer's language.
+    pub language: Option<Language>,
+}
+
+/// Prints each claim and what it matched; returns whether every claim is verified.
+pub async fn factcheck(settings: &Settings, o: &FactcheckOptions) -> anyhow::Result<bool> {
+    let account = AccountId::parse(&o.customer)
+        .with_context(|| format!("`{}` is not an account number (eight digits starting with 4)", o.customer))?;
+    let mut text = String::new();
+    std::io::stdin().read_to_string(&mut text).context("cannot read the draft from standard input")?;
+    let (connectors, clock) = crate::app::demo_connectors(settings);
+    let live = connectors.live();
+    let customer = live
+        .cis
+        .find_customer(&CustomerKey::Account(account.clone()))
+        .await
+        .context("the CIS cannot be asked about the customer")?
+        .with_context(|| format!("no customer with account {account} in the CIS"))?;
+    let lang = o.language.unwrap_or(customer.language);
+    let grounding = crate::pipeline::ground::all_facts(&customer, &live, &clock.now(), lang, &settings.installments)
+        .await
+        .context("the customer's facts cannot be read")?;
+    let check = crate::pipeline::factcheck::run(&text, &grounding.facts, &crate::pipeline::allowlist(settings), lang);
+    let fact = |key: &Option<String>| key.as_ref().and_then(|k| grounding.facts.iter().find(|f| &f.key == k));
+    if o.json {
+        let claims: Vec<serde_json::Value> = check
+            .claims
+            .iter()
+            .map(|c| {
+                serde_json::json!({
+                    "kind": c.kind.as_str(),
+                    "text": c.text,
+                    "verified": c.is_verified(),
+                    "matched": c.matched,
+                    "fact": fact(&c.matched).map(|f| serde_json::json!({
+                        "key": f.key,
+                        "value": crate::locale::format_fact(&f.value, lang),
+                        "source": f.source,
+                        "fetched_at": f.fetched_at,
+                    })),
+                })
+            })
+            .collect();
+        let out = serde_json::json!({
+            "customer": account.as_str(),
+            "language": lang.as_str(),
+            "verified": check.all_verified(),
+            "claims": claims,
+            "unverified": check.unverified().count(),
+        });
+        println!("{out}");
+    } else {
+        for c in &check.claims {
+            let what = match (&c.matched, fact(&c.matched)) {
+                (Some(_), Some(f)) => format!("= {} ({}, {})", f.key, crate::locale::format_fact(&f.value, lang), f.source),
+                (Some(entry), None) => format!("= {entry}"),
+                (None, _) => "NOT VERIFIED: matches no fact of this customer".to_string(),
+            };
+            println!("{:<12} {:<11} {:<30} {what}", if c.is_verified() { "verified" } else { "UNVERIFIED" }, c.kind.as_str(), c.text);
+        }
+        println!("{} claims, {} unverified", check.claims.len(), check.unverified().count());
+    }
+    Ok(check.all_verified())
+}

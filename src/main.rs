@@ -57,6 +57,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             block_on(commands::classify(&settings()?, json))?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Factcheck { customer, json, lang } => {
+            let options = commands::FactcheckOptions { customer, json, language: lang };
+            // The contract: 0 when every claim is verified, 1 otherwise (errors included).
+            let verified = block_on(commands::factcheck(&settings()?, &options))?;
+            Ok(if verified { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
         Command::Correct { message, intent, urgency, by } => {
             let correction = switchyard::store::Correction { message, intent, urgency, by };
             block_on(commands::correct(&settings()?, &cli.data_dir, &correction))?;

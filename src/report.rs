@@ -53,6 +53,12 @@ impl Reporter {
         if let Some(llm) = &o.llm {
             line["llm"] = json!(llm);
         }
+        if let Some(d) = o.draft.as_ref().and_then(|d| d.llm.as_ref()) {
+            line["draft_llm"] = json!(d);
+        }
+        if let Some(d) = &o.draft {
+            line["draft_template"] = json!(d.template);
+        }
         writeln!(self.out, "{line}")?;
         self.out.flush()
     }

@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 
 use super::classify::Classification;
 use super::identify::Identity;
-use crate::connectors::cis::{Customer, Statement, SupplyPoint};
+use crate::connectors::cis::{Customer, InstallmentEligibility, Statement, SupplyPoint};
 use crate::connectors::outage::{FaultReportRequest, Outage, Place};
 use crate::connectors::{ConnectorError, Connectors};
 use crate::config::InstallmentSettings;
@@ -92,6 +92,53 @@ pub async fn run(input: &GroundInput<'_>, connectors: &Connectors, clock: &Clock
         g.outages(input, connectors).await;
     }
     Grounding { facts: g.facts, view: Value::Object(g.view), reasons: g.reasons, attachments: g.attachments }
+}
+
+/// Everything the systems say about one customer that a reply could state: the account and
+/// supply points, the statement with the latest bill's lines, the plans our rules and the CIS
+/// allow, the reading window, and outages and planned works at their address. No side
+/// effects (no fault report is opened): for `switchyard factcheck` and tools like it.
+pub async fn all_facts(
+    customer: &Customer,
+    connectors: &Connectors,
+    clock: &Clock,
+    lang: Language,
+    installments: &InstallmentSettings,
+) -> Result<Grounding, ConnectorError> {
+    let mut g = Builder {
+        facts: Vec::new(),
+        view: Map::new(),
+        lang,
+        at: clock.now,
+        reasons: Vec::new(),
+        attachments: Vec::new(),
+        balance: None,
+    };
+    let cis = connectors.cis.source();
+    g.customer(customer, cis);
+    let statement = connectors.cis.statement(&customer.account).await?;
+    g.statement(&statement, cis);
+    let eligibility = connectors.cis.installment_eligibility(&customer.account).await?;
+    g.plans(statement.balance, &eligibility, installments, clock.local_now.date(), None);
+    for (i, sp) in customer.supply_points.iter().enumerate() {
+        if let Some(r) = &sp.last_reading {
+            g.quantity(&format!("supply.{i}.last_reading"), r.milli, &r.unit, cis);
+            g.date(&format!("supply.{i}.last_reading_date"), r.date, cis);
+        }
+    }
+    g.reading_window(clock.local_now.date());
+    let oms = connectors.oms.source();
+    for o in connectors.oms.outages(&Place::Postcode(customer.address.postcode.clone())).await? {
+        if o.planned {
+            g.datetime(&format!("planned.{}.starts_at", o.id), o.starts_at, oms);
+            if let Some(end) = o.estimated_restoration {
+                g.datetime(&format!("planned.{}.ends_at", o.id), end, oms);
+            }
+        } else {
+            g.current_outage(&o, oms);
+        }
+    }
+    Ok(Grounding { facts: g.facts, view: Value::Object(g.view), reasons: g.reasons, attachments: Vec::new() })
 }
 
 fn needs_statement(intent: Intent) -> bool {
@@ -276,11 +323,17 @@ impl Builder {
     /// plan is handed to a person to open (a plan is a contract: never opened automatically).
     async fn plan(&mut self, input: &GroundInput<'_>, customer: &Customer, connectors: &Connectors, clock: &Clock) {
         let Some(balance) = self.balance else { return };
-        let rules = input.installments;
         let eligibility = match connectors.cis.installment_eligibility(&customer.account).await {
             Ok(e) => e,
             Err(e) => return self.unavailable(&e),
         };
+        let accepted = input.classification.entities.plan_acceptance;
+        self.plans(balance, &eligibility, input.installments, clock.local_now.date(), accepted);
+    }
+
+    /// The plans our rules and the CIS allow, or why none is offered; with `accepted`, the
+    /// one the customer chose, handed to a person.
+    fn plans(&mut self, balance: Money, eligibility: &InstallmentEligibility, rules: &InstallmentSettings, today: NaiveDate, accepted: Option<u32>) {
         let refusal = if balance.cents() <= 0 {
             Some("nothing_due".to_string())
         } else if !eligibility.eligible {
@@ -304,11 +357,10 @@ impl Builder {
             self.view.insert("installment_refusal".into(), Value::String("below_minimum".into()));
             return;
         }
-        let first_due = clock.local_now.date() + Duration::days(rules.first_due_days.into());
+        let first_due = today + Duration::days(rules.first_due_days.into());
         let plans: Vec<Value> = counts.iter().map(|&n| self.simulate("installments", n, balance, first_due)).collect();
         self.view.insert("installments".into(), Value::Array(plans));
-        let accepted = input.classification.entities.plan_acceptance.map(i64::from);
-        if let Some(n) = accepted.filter(|n| counts.contains(n)) {
+        if let Some(n) = accepted.map(i64::from).filter(|n| counts.contains(n)) {
             let chosen = self.simulate("plan_request", n, balance, first_due);
             self.view.insert("plan_request".into(), chosen);
             self.reasons.push(Reason::new(

@@ -3,6 +3,7 @@
 
 mod classifier;
 mod config;
+mod drafting;
 mod fake_llm;
 mod helpers;
 mod llm;
