@@ -344,6 +344,13 @@ impl Builder {
             None
         };
         if let Some(code) = refusal {
+            // A customer who cannot have a plan and asked for one needs a person, not a form.
+            if matches!(code.as_str(), "active_plan" | "in_collections" | "not_eligible" | "plan_defaulted") {
+                self.reasons.push(Reason::new(
+                    ReasonCode::PlanHandover,
+                    format!("the CIS refuses a new plan ({code}): a person looks at what can be offered"),
+                ));
+            }
             self.view.insert("installment_refusal".into(), Value::String(code));
             return;
         }
@@ -728,6 +735,7 @@ mod tests {
         // 40000022 already has a plan running in the demo CIS.
         let g = ground("From: julien.bernard@courriel.example\nSubject: échéancier\n\npuis-je payer en plusieurs fois ?").await;
         assert_eq!(g.view["installment_refusal"], "active_plan");
+        assert_eq!(codes(&g), ["plan_handover"]);
         assert!(g.view.get("installments").is_none());
     }
 

@@ -20,12 +20,15 @@ fn approvals(dir: &TestDir, config: &Path) -> Vec<serde_json::Value> {
     String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
 }
 
-/// A mailbox with Marco's instalment request triaged: a draft waits in Drafts.
+/// A mailbox with Marco's instalment request triaged, with a policy that reviews instalment
+/// replies: a draft waits in Drafts.
 fn drafted(name: &str) -> (MailStack, TestDir, std::path::PathBuf, Vec<u8>) {
     let stack = MailStack::start(name, &[MARCO]);
     let dir = TestDir::new(name);
     let config = dir.path.join("switchyard.toml");
-    std::fs::write(&config, stack.config("", "").replacen("idle_renew_seconds = 60", "idle_renew_seconds = 60\ninitial_sync = \"all\"", 1)).unwrap();
+    let text = stack.config("", "").replacen("idle_renew_seconds = 60", "idle_renew_seconds = 60\ninitial_sync = \"all\"", 1);
+    // Instalment simulations are sent automatically by default; these tests need a draft.
+    std::fs::write(&config, format!("{text}\n[policy]\nauto_send_intents = [\"billing\"]\n")).unwrap();
     let inbound = sample("002");
     stack.send(MARCO, SUPPORT, &inbound);
     stack.wait_for("delivery", || !stack.messages(SUPPORT, "").is_empty());
