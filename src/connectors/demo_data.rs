@@ -309,6 +309,11 @@ impl DemoData {
         }
     }
 
+    /// The fault report opened with this idempotency key, if any.
+    pub fn fault_report(&self, idempotency_key: &str) -> Option<&FaultReport> {
+        self.fault_reports.get(idempotency_key)
+    }
+
     /// Opens a fault report, or returns the one opened before with the same key.
     pub fn open_fault_report(&mut self, request: &FaultReportRequest, at: chrono::DateTime<chrono::Utc>) -> FaultReport {
         let next = self.fault_reports.len() + 1;

@@ -81,8 +81,6 @@ fn escape(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     #[test]
     fn the_pdf_is_well_formed_and_says_what_the_bill_says() {
         let data = crate::testing::demo_data();

@@ -3,6 +3,7 @@
 
 mod classifier;
 mod config;
+mod connectors;
 mod fake_llm;
 mod helpers;
 mod llm;
