@@ -17,8 +17,8 @@ use crate::channels::maildir::{self, MaildirSink, MaildirSource};
 use crate::approvals::ApprovalWatcher;
 use crate::channels::{self, Router, Sink, Source};
 use crate::config::Settings;
-use crate::connectors::Connectors;
-use crate::connectors::demo_data::DemoData;
+use crate::connectors::demo_data::{DemoData, SharedDemo};
+use crate::connectors::{Connectors, HttpSetupError};
 use crate::pipeline::classify;
 use crate::pipeline::draft::Templates;
 use crate::pipeline::{LocalClock, Pipeline};
@@ -49,7 +49,7 @@ pub async fn run(settings: Settings, data_dir: &Path, options: RunOptions) -> an
     let store: Arc<dyn Store> = Arc::new(
         SqliteStore::open(&db).await.with_context(|| format!("cannot open the database {}", db.display()))?,
     );
-    let (connectors, clock) = demo_connectors(&settings);
+    let (connectors, clock) = connectors(&settings).context("cannot set up the CIS and OMS connectors ([connectors])")?;
     let templates = Templates::embedded().context("the embedded templates are broken")?;
     let model = classify::load_model(&settings.classify.model).context("cannot load the classifier (classify.model)")?;
     let llm = classify::llm::LlmClassifier::configured(&settings).context("cannot set up LLM classification ([llm] and classify.llm)")?;
@@ -84,7 +84,7 @@ pub async fn run(settings: Settings, data_dir: &Path, options: RunOptions) -> an
     let mut worker = Worker { pipeline, store: store.clone(), sink: Arc::new(Router::new(sinks)) };
 
     let cancel = CancellationToken::new();
-    tokio::spawn(stop_on_signal(cancel.clone()));
+    tokio::spawn(stop_on_signal(cancel.clone(), "stopping after the current message"));
     let wake = Arc::new(Notify::new());
     let rescan = Duration::from_millis(settings.worker.rescan_interval_ms);
     let mut reporter = Reporter::stdout(options.json);
@@ -120,17 +120,29 @@ pub async fn run(settings: Settings, data_dir: &Path, options: RunOptions) -> an
     Ok(summary)
 }
 
-/// The demo CIS/OMS and the clock they are consistent with: a fixed `as_of` pins "now" to
-/// 10:00 that day so runs are reproducible; otherwise the real local time.
-pub fn demo_connectors(settings: &Settings) -> (Connectors, LocalClock) {
+/// The CIS and OMS the settings choose (the demo or HTTP, each) and the worker's clock.
+pub fn connectors(settings: &Settings) -> Result<(Connectors, LocalClock), HttpSetupError> {
+    let clock = demo_clock(settings);
+    let connectors = Connectors::configured(&settings.connectors, || demo_data(settings, clock))?;
+    Ok((connectors, clock))
+}
+
+/// A fixed `connectors.demo.as_of` pins "now" to 10:00 that day so runs are reproducible;
+/// otherwise the real local time.
+pub fn demo_clock(settings: &Settings) -> LocalClock {
+    match settings.connectors.demo.as_of {
+        Some(d) => LocalClock::Fixed(d.and_time(NaiveTime::from_hms_opt(10, 0, 0).expect("valid"))),
+        None => LocalClock::System,
+    }
+}
+
+/// The demo data set of `[connectors.demo]`, consistent with `clock`: the same for the worker
+/// and for `switchyard demo-cis`.
+pub fn demo_data(settings: &Settings, clock: LocalClock) -> SharedDemo {
     let demo = &settings.connectors.demo;
-    let (as_of, clock) = match demo.as_of {
-        Some(d) => (d, LocalClock::Fixed(d.and_time(NaiveTime::from_hms_opt(10, 0, 0).expect("valid")))),
-        None => (Local::now().date_naive(), LocalClock::System),
-    };
-    let now = clock.now().local_now;
-    let data = DemoData::generate(as_of, now, demo.customers);
-    (Connectors::demo(Arc::new(std::sync::RwLock::new(data))), clock)
+    let as_of = demo.as_of.unwrap_or_else(|| Local::now().date_naive());
+    let data = DemoData::generate(as_of, clock.now().local_now, demo.customers);
+    Arc::new(std::sync::RwLock::new(data))
 }
 
 /// Writes the bundled sample mailbox into `inbox/new`.
@@ -142,7 +154,8 @@ pub fn seed_inbox(inbox: &Path) -> std::io::Result<usize> {
     Ok(crate::embedded::SAMPLE_MAILBOX.len())
 }
 
-async fn stop_on_signal(cancel: CancellationToken) {
+/// Cancels `cancel` on Ctrl-C or SIGTERM, saying `what` happens next.
+pub(crate) async fn stop_on_signal(cancel: CancellationToken, what: &'static str) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
@@ -162,6 +175,6 @@ async fn stop_on_signal(cancel: CancellationToken) {
     }
     #[cfg(not(unix))]
     let _ = tokio::signal::ctrl_c().await;
-    tracing::info!("stopping after the current message");
+    tracing::info!("{what}");
     cancel.cancel();
 }

@@ -97,6 +97,15 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Serve the demo CIS and OMS over the HTTP contract (openapi/utility-systems.json)
+    DemoCis {
+        /// Address and port to listen on (port 0: any free port; the address is printed)
+        #[arg(long, default_value = "127.0.0.1:8081")]
+        listen: std::net::SocketAddr,
+        /// Require `Authorization: Bearer <token>`, the token read from this variable
+        #[arg(long, value_name = "VAR")]
+        token_env: Option<String>,
+    },
     /// Benchmarks that print figures
     Bench {
         #[command(subcommand)]

@@ -247,7 +247,7 @@ pub async fn factcheck(settings: &Settings, o: &FactcheckOptions) -> anyhow::Res
         .with_context(|| format!("`{}` is not an account number (eight digits starting with 4)", o.customer))?;
     let mut text = String::new();
     std::io::stdin().read_to_string(&mut text).context("cannot read the draft from standard input")?;
-    let (connectors, clock) = crate::app::demo_connectors(settings);
+    let (connectors, clock) = crate::app::connectors(settings).context("cannot set up the CIS and OMS connectors")?;
     let live = connectors.live();
     let customer = live
         .cis
@@ -300,4 +300,25 @@ pub async fn factcheck(settings: &Settings, o: &FactcheckOptions) -> anyhow::Res
         println!("{} claims, {} unverified", check.claims.len(), check.unverified().count());
     }
     Ok(check.all_verified())
+}
+
+/// Serves the demo CIS and OMS (the worker's data set, from `[connectors.demo]`) over the HTTP
+/// contract until Ctrl-C or SIGTERM; prints the address it listens on.
+pub async fn demo_cis(settings: &Settings, listen: std::net::SocketAddr, token_env: Option<&str>) -> anyhow::Result<()> {
+    let token = match token_env {
+        Some(var) => {
+            let value = std::env::var(var).ok().filter(|v| !v.is_empty());
+            Some(crate::secret::Secret::new(value.with_context(|| format!("--token-env {var}: the variable is not set or empty"))?))
+        }
+        None => None,
+    };
+    let data = crate::app::demo_data(settings, crate::app::demo_clock(settings));
+    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+    let address = listener.local_addr()?;
+    println!("listening on http://{address}");
+    tracing::info!(%address, token = token.is_some(), "demo CIS and OMS serving the contract in openapi/utility-systems.json");
+    let cancel = tokio_util::sync::CancellationToken::new();
+    tokio::spawn(crate::app::stop_on_signal(cancel.clone(), "stopping the demo server"));
+    let app = crate::connectors::serve::router(data, token);
+    crate::connectors::serve::serve(listener, app, cancel).await.context("the demo server failed")
 }

@@ -673,7 +673,61 @@ pub struct FactcheckSettings {
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct ConnectorSettings {
+    /// Which CIS the worker asks: the built-in demo or the utility's, over HTTP.
+    pub cis: ConnectorKind,
+    /// Which OMS the worker asks.
+    pub oms: ConnectorKind,
     pub demo: DemoSettings,
+    /// The utility's CIS over the contract in `openapi/utility-systems.json`.
+    pub cis_http: HttpConnectorSettings,
+    /// The utility's OMS over the same contract.
+    pub oms_http: HttpConnectorSettings,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ConnectorKind {
+    #[default]
+    Demo,
+    Http,
+}
+
+/// One system reached over HTTP: where, how it authenticates, how long we wait for it and how
+/// long an answer may be reused.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConnectorSettings {
+    /// The root the contract's paths are appended to, e.g. `https://cis.utility.example/api`.
+    pub base_url: Option<String>,
+    /// Sent as `Authorization: Bearer <token>`; a string or `{ env = "VARIABLE" }`.
+    pub token: Option<crate::secret::Secret>,
+    /// Extra CA certificates (PEM) to trust besides the system's (a utility's own CA).
+    pub ca_file: Option<PathBuf>,
+    /// One HTTP attempt at most this long.
+    pub timeout_ms: u64,
+    /// The whole call, retries included, at most this long; then the message goes to a person.
+    pub total_timeout_ms: u64,
+    /// Retries after a failed connection, a timeout, 429 or 5xx; never after other 4xx.
+    pub retries: u32,
+    /// How long a GET answer is reused (0: never). The check right before a send never uses it.
+    pub cache_seconds: u64,
+    /// Answers kept at most; the oldest go first.
+    pub cache_entries: usize,
+}
+
+impl Default for HttpConnectorSettings {
+    fn default() -> Self {
+        Self {
+            base_url: None,
+            token: None,
+            ca_file: None,
+            timeout_ms: 2_000,
+            total_timeout_ms: 5_000,
+            retries: 2,
+            cache_seconds: 30,
+            cache_entries: 10_000,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -767,10 +821,18 @@ impl Settings {
         if self.worker.max_attempts == 0 {
             return Err(invalid("worker.max_attempts", "expected at least 1"));
         }
-        if self.connectors.demo.customers < 36 {
+        for (kind, key, http) in [
+            (self.connectors.cis, "connectors.cis_http", &self.connectors.cis_http),
+            (self.connectors.oms, "connectors.oms_http", &self.connectors.oms_http),
+        ] {
+            if kind == ConnectorKind::Http {
+                http.validate(key).map_err(|(k, message)| invalid(&k, &message))?;
+            }
+        }
+        if self.connectors.demo.customers < 24 {
             return Err(invalid(
                 "connectors.demo.customers",
-                "expected at least 36 (the named demo customers)",
+                "expected at least 24 (the named demo customers)",
             ));
         }
         let mut names = std::collections::HashSet::new();
@@ -810,6 +872,38 @@ impl Settings {
         }
         if self.brand.message_id_domain.contains(|c: char| c.is_whitespace() || c == '@') {
             return Err(invalid("brand.message_id_domain", "expected a domain name like mail.example"));
+        }
+        Ok(())
+    }
+}
+
+impl HttpConnectorSettings {
+    /// Checks the settings of a system chosen as `http`; on error, the key and what is wrong.
+    fn validate(&self, section: &str) -> Result<(), (String, String)> {
+        let key = |k: &str| format!("{section}.{k}");
+        let Some(url) = self.base_url.as_deref().filter(|u| !u.trim().is_empty()) else {
+            return Err((key("base_url"), "expected the URL of the system, e.g. https://cis.utility.example/api".into()));
+        };
+        let parsed = reqwest::Url::parse(url).map_err(|e| (key("base_url"), format!("`{url}` is not a URL: {e}")))?;
+        match parsed.scheme() {
+            "https" => {}
+            "http" if parsed.host_str().is_some_and(|h| is_loopback(h.trim_matches(['[', ']']))) => {}
+            "http" => {
+                return Err((
+                    key("base_url"),
+                    "plain http is only allowed for a loopback host (it would carry customer data and the token in clear); use https".into(),
+                ));
+            }
+            other => return Err((key("base_url"), format!("expected an http:// or https:// URL, found `{other}:`"))),
+        }
+        if parsed.query().is_some() || parsed.fragment().is_some() {
+            return Err((key("base_url"), "expected a URL without ?query or #fragment".into()));
+        }
+        if self.timeout_ms == 0 || self.total_timeout_ms == 0 {
+            return Err((key("timeout_ms"), "timeout_ms and total_timeout_ms must be at least 1".into()));
+        }
+        if self.cache_seconds > 0 && self.cache_entries == 0 {
+            return Err((key("cache_entries"), "expected at least 1 when cache_seconds is set (or cache_seconds = 0)".into()));
         }
         Ok(())
     }
@@ -921,6 +1015,14 @@ mod tests {
             assert_eq!(s.mailboxes.len(), 1, "{name}");
             assert!(!s.maildir.enabled, "{name}");
         }
+        // SAFETY: test-only, like the variables above.
+        for var in ["CIS_API_TOKEN", "OMS_API_TOKEN"] {
+            unsafe { std::env::set_var(var, "x") };
+        }
+        let s = Settings::from_toml("http-connectors", include_str!("../config/examples/http-connectors.toml"), no_env())
+            .unwrap_or_else(|e| panic!("http-connectors: {e}"));
+        assert_eq!((s.connectors.cis, s.connectors.oms), (ConnectorKind::Http, ConnectorKind::Http));
+        assert!(s.connectors.cis_http.token.is_some());
     }
 
     #[test]
@@ -992,6 +1094,37 @@ security = "plain"
         let env = vec![("SWITCHYARD__CONNECTORS__DEMO__AS_OF".to_string(), "2026-03-01".to_string())];
         let s = Settings::from_toml("f.toml", "", env).unwrap();
         assert_eq!(s.connectors.demo.as_of, NaiveDate::from_ymd_opt(2026, 3, 1));
+    }
+
+    #[test]
+    fn http_connectors_come_from_nested_env_keys() {
+        let env = vec![
+            ("SWITCHYARD__CONNECTORS__CIS".to_string(), "http".to_string()),
+            ("SWITCHYARD__CONNECTORS__CIS_HTTP__BASE_URL".to_string(), "http://127.0.0.1:8081".to_string()),
+            ("SWITCHYARD__CONNECTORS__CIS_HTTP__TIMEOUT_MS".to_string(), "250".to_string()),
+            ("SWITCHYARD__CONNECTORS__OMS_HTTP__CACHE_SECONDS".to_string(), "0".to_string()),
+        ];
+        let s = Settings::from_toml("f.toml", "", env).unwrap();
+        let c = &s.connectors;
+        assert_eq!((c.cis, c.oms), (ConnectorKind::Http, ConnectorKind::Demo));
+        assert_eq!(c.cis_http.base_url.as_deref(), Some("http://127.0.0.1:8081"));
+        assert_eq!((c.cis_http.timeout_ms, c.cis_http.total_timeout_ms, c.cis_http.retries), (250, 5_000, 2));
+        assert_eq!((c.oms_http.cache_seconds, c.cis_http.cache_seconds, c.cis_http.cache_entries), (0, 30, 10_000));
+    }
+
+    #[test]
+    fn an_http_connector_needs_a_usable_base_url() {
+        let err = |toml: &str| Settings::from_toml("f.toml", toml, no_env()).unwrap_err().to_string();
+        let e = err("[connectors]\ncis = \"http\"\n");
+        assert!(e.contains("connectors.cis_http.base_url") && e.contains("expected the URL"), "{e}");
+        let e = err("[connectors]\noms = \"http\"\n[connectors.oms_http]\nbase_url = \"http://oms.utility.example\"\n");
+        assert!(e.contains("connectors.oms_http.base_url") && e.contains("loopback"), "{e}");
+        let e = err("[connectors]\noms = \"http\"\n[connectors.oms_http]\nbase_url = \"ftp://x\"\n");
+        assert!(e.contains("http:// or https://"), "{e}");
+        let e = err("[connectors]\ncis = \"soap\"\n");
+        assert!(e.contains("connectors.cis") && e.contains("demo"), "{e}");
+        // Settings of a system left on the demo are not checked.
+        Settings::from_toml("f.toml", "[connectors.cis_http]\ntimeout_ms = 0\n", no_env()).unwrap();
     }
 
     #[test]

@@ -68,6 +68,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             block_on(commands::correct(&settings()?, &cli.data_dir, &correction))?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::DemoCis { listen, token_env } => {
+            block_on(commands::demo_cis(&settings()?, listen, token_env.as_deref()))?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Bench { what } => {
             match what {
                 BenchCommand::Pipeline { messages, runs, keep, json } => {

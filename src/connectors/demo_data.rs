@@ -1,4 +1,4 @@
-//! The demo data set behind the built-in CIS and OMS: 36 named customers that the sample
+//! The demo data set behind the built-in CIS and OMS: 24 named customers that the sample
 //! mailbox writes from, plus generated ones, with bills, payments and outages. Deterministic:
 //! the same `as_of` date gives the same data, and every date is relative to it so the demo
 //! never looks stale.
@@ -307,6 +307,11 @@ impl DemoData {
             Some(pc) => self.outages.iter().filter(|o| o.covers(&pc)).cloned().collect(),
             None => Vec::new(),
         }
+    }
+
+    /// The fault report opened with this idempotency key, if any.
+    pub fn fault_report(&self, idempotency_key: &str) -> Option<&FaultReport> {
+        self.fault_reports.get(idempotency_key)
     }
 
     /// Opens a fault report, or returns the one opened before with the same key.

@@ -4,6 +4,7 @@
 mod classifier;
 mod config;
 mod drafting;
+mod connectors;
 mod fake_llm;
 mod helpers;
 mod llm;

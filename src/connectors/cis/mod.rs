@@ -2,6 +2,7 @@
 //! items and a PDF copy), payments, balance, instalment eligibility, care flags and consents.
 
 pub mod demo;
+pub mod http;
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};

@@ -2,6 +2,7 @@
 //! point, and fault reports opened when a customer reports a loss of supply nobody knows of.
 
 pub mod demo;
+pub mod http;
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDateTime, Utc};
