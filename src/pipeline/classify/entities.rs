@@ -103,7 +103,12 @@ pub fn extract(subject: &str, text: &str) -> Entities {
 fn classify_digits(all: &str, start: usize, run: &str, e: &mut Entities) {
     let digits: String = run.chars().filter(|c| c.is_ascii_digit()).collect();
     let spaced = digits.len() != run.len();
-    let cue = crate::text::fold(&all[start.saturating_sub(40)..start]);
+    // Up to 40 bytes before the digits, cut on a character boundary (accented letters).
+    let mut from = start.saturating_sub(40);
+    while !all.is_char_boundary(from) {
+        from += 1;
+    }
+    let cue = crate::text::fold(&all[from..start]);
     match digits.len() {
         8 if digits.starts_with('4') && (!spaced || has_account_cue(&cue)) => {
             if let Some(acc) = AccountId::parse(&digits) {
@@ -139,6 +144,16 @@ fn push_unique<T: PartialEq>(v: &mut Vec<T>, item: T) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn digits_after_accented_letters_do_not_panic() {
+        let e = extract("compte", "Mon compteur est arrivé.\nMon numéro client est 40000021, PDL 09115762391045");
+        assert_eq!(e.accounts.len(), 1);
+        for prefix in ["é", "éé", "ééé", "àèìòù"] {
+            let text = format!("{}{prefix} 40000021", "x".repeat(35));
+            extract("", &text);
+        }
+    }
 
     #[test]
     fn finds_identifiers_of_every_scheme() {

@@ -3,6 +3,7 @@
 //! only print values the ground stage recorded as facts, or brand settings.
 
 pub mod llm;
+#[cfg(test)] #[path = "tests.rs"] mod flows;
 
 use serde::Serialize;
 use serde_json::{Value, json};
