@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::helpers::{TestDir, count, header, samples_dir};
+use crate::helpers::{TestDir, count, header, query, samples_dir};
 
 /// Runs the seeded sample mailbox once; outcomes by sample file name.
 fn run_samples(dir: &TestDir) -> BTreeMap<String, Value> {
@@ -187,4 +187,23 @@ fn no_seed_starts_with_an_empty_inbox() {
     assert!(out.status.success());
     assert!(lines.is_empty());
     assert!(dir.path.join("inbox/new").is_dir() && dir.path.join("inbox/cur").is_dir());
+}
+
+#[test]
+fn no_reply_with_an_unverified_claim_is_ever_sent() {
+    let dir = TestDir::new("samples-claims");
+    let outcomes = run_samples(&dir);
+    let sent = query(
+        &dir.db(),
+        "SELECT d.message, d.claims FROM decisions d JOIN outbox o ON o.message = d.message AND o.kind = 'reply' AND o.state = 'sent'",
+    );
+    assert!(sent.len() >= 30, "the sample mailbox sends replies: {} of {}", sent.len(), outcomes.len());
+    for row in &sent {
+        let claims: Vec<Value> = serde_json::from_str(row[1].as_deref().unwrap_or("[]")).expect("claims JSON");
+        let unverified: Vec<&Value> = claims.iter().filter(|c| c["matched"].is_null()).collect();
+        assert!(unverified.is_empty(), "message {:?} was sent with unverified claims: {unverified:#?}", row[0]);
+    }
+    // And every reply that was sent states at least one checked figure or reference.
+    let with_claims = sent.iter().filter(|r| r[1].as_deref().is_some_and(|c| c != "[]")).count();
+    assert_eq!(with_claims, sent.len(), "every sent reply carries checked claims (at least the brand's phone)");
 }
