@@ -160,9 +160,7 @@ impl Pipeline {
         templates: Arc<Templates>,
         clock: LocalClock,
     ) -> Self {
-        let b = &settings.brand;
-        let fixed = [b.phone.as_str(), b.emergency_phone.as_str(), b.public_emergency.as_str(), b.website.as_str(), b.from_address.as_str()];
-        let allowlist = Allowlist::new(fixed.into_iter().chain(settings.factcheck.allowlist.iter().map(String::as_str)));
+        let allowlist = Allowlist::from_settings(&settings);
         let mut own_addresses = settings.guard.own_addresses.clone();
         own_addresses.push(settings.brand.from_address.clone());
         own_addresses.extend(settings.mailboxes.iter().map(|m| m.address.clone()));
