@@ -1,5 +1,5 @@
 //! The commands besides `run`: what the store holds (`status`, `approvals`), the classifier
-//! (`train`, `eval`, `classify`, `correct`) and its benchmark.
+//! (`train`, `eval`, `classify`, `correct`) and the classifier's and fact-checker's benchmarks.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -230,3 +230,9 @@ pub fn bench_classify(settings: &Settings, dev: &Path, messages: usize, json: bo
     Ok(())
 }
 
+
+/// Fact-checking throughput on one core: drafts from the reply templates for the demo
+/// customers of every language, cycled (see [`crate::bench::factcheck`]).
+pub async fn bench_factcheck(settings: &Settings, drafts: usize, json: bool) -> anyhow::Result<()> {
+    crate::bench::factcheck::run(settings, &crate::bench::factcheck::Options { drafts, json }).await
+}
