@@ -139,6 +139,16 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Fact-checking throughput on one thread: drafts written from the reply templates for
+    /// the demo customers in it, es, fr and en, cycled
+    Factcheck {
+        /// How many drafts to check
+        #[arg(long, default_value_t = 200_000)]
+        drafts: usize,
+        /// Print the figures as one JSON object
+        #[arg(long)]
+        json: bool,
+    },
     /// Delivery-to-reply latency through a running mail stack (see scripts/bench-mail)
     Latency {
         /// The directory of a stack started with scripts/mail-stack.sh

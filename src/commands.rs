@@ -1,5 +1,5 @@
 //! The commands besides `run`: what the store holds (`status`, `approvals`), the classifier
-//! (`train`, `eval`, `classify`, `correct`) and its benchmark.
+//! (`train`, `eval`, `classify`, `correct`) and the classifier's and fact-checker's benchmarks.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -259,7 +259,7 @@ pub async fn factcheck(settings: &Settings, o: &FactcheckOptions) -> anyhow::Res
     let grounding = crate::pipeline::ground::all_facts(&customer, &live, &clock.now(), lang, &settings.installments)
         .await
         .context("the customer's facts cannot be read")?;
-    let check = crate::pipeline::factcheck::run(&text, &grounding.facts, &crate::pipeline::allowlist(settings), lang);
+    let check = crate::pipeline::factcheck::run(&text, &grounding.facts, &crate::pipeline::factcheck::Allowlist::from_settings(settings), lang);
     let fact = |key: &Option<String>| key.as_ref().and_then(|k| grounding.facts.iter().find(|f| &f.key == k));
     if o.json {
         let claims: Vec<serde_json::Value> = check
@@ -321,4 +321,10 @@ pub async fn demo_cis(settings: &Settings, listen: std::net::SocketAddr, token_e
     tokio::spawn(crate::app::stop_on_signal(cancel.clone(), "stopping the demo server"));
     let app = crate::connectors::serve::router(data, token);
     crate::connectors::serve::serve(listener, app, cancel).await.context("the demo server failed")
+}
+
+/// Fact-checking throughput on one core: drafts from the reply templates for the demo
+/// customers of every language, cycled (see [`crate::bench::factcheck`]).
+pub async fn bench_factcheck(settings: &Settings, drafts: usize, json: bool) -> anyhow::Result<()> {
+    crate::bench::factcheck::run(settings, &crate::bench::factcheck::Options { drafts, json }).await
 }

@@ -71,6 +71,26 @@ pub fn format_quantity(milli: i64, unit: &str, lang: Language) -> String {
     }
 }
 
+/// A length of time: `45 minuti`, `2 ore`, `1 ora e 30 minuti`, `2 h 15` (fr), `1 hour 30 minutes`.
+pub fn format_duration(minutes: i64, lang: Language) -> String {
+    let (h, m) = (minutes / 60, minutes % 60);
+    let plural = |n: i64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    let (hours, mins) = match lang {
+        Language::It => (plural(h, "ora", "ore"), plural(m, "minuto", "minuti")),
+        Language::Es => (plural(h, "hora", "horas"), plural(m, "minuto", "minutos")),
+        Language::Fr => (plural(h, "heure", "heures"), plural(m, "minute", "minutes")),
+        Language::En | Language::Other => (plural(h, "hour", "hours"), plural(m, "minute", "minutes")),
+    };
+    match (h, m, lang) {
+        (0, _, _) => mins,
+        (_, 0, _) => hours,
+        (_, _, Language::Fr) => format!("{h} h {m:02}"),
+        (_, _, Language::It) => format!("{hours} e {mins}"),
+        (_, _, Language::Es) => format!("{hours} y {mins}"),
+        _ => format!("{hours} {mins}"),
+    }
+}
+
 pub fn format_money(m: Money, lang: Language) -> String {
     m.format(lang)
 }
@@ -84,6 +104,7 @@ pub fn format_fact(value: &crate::domain::FactValue, lang: Language) -> String {
         V::DateTime(t) => format_datetime(*t, lang),
         V::Count(n) => format_count(*n, lang),
         V::Quantity { milli, unit } => format_quantity(*milli, unit, lang),
+        V::Minutes(m) => format_duration(*m, lang),
         V::Identifier(s) | V::Text(s) => s.clone(),
     }
 }
@@ -92,30 +113,55 @@ pub fn format_fact(value: &crate::domain::FactValue, lang: Language) -> String {
 /// conventions. Returns thousandths. A separator followed by exactly three digits is grouping
 /// unless `decimal_hint` says that separator is the decimal mark.
 pub fn parse_number_milli(text: &str, decimal_hint: Option<char>) -> Option<i64> {
-    let t: String = text.chars().filter(|c| !matches!(c, ' ' | '\u{a0}' | '\u{202f}' | '\'')).collect();
-    if t.is_empty() || !t.chars().next()?.is_ascii_digit() {
+    // Called for every figure of every draft the fact-checker reads: two passes over the
+    // characters, no allocation.
+    let kept = || text.chars().filter(|c| !matches!(c, ' ' | '\u{a0}' | '\u{202f}' | '\''));
+    if !kept().next()?.is_ascii_digit() {
         return None;
     }
-    let last_sep = t.rfind(['.', ',']);
-    let (int_part, frac_part) = match last_sep {
-        Some(i) => {
-            let sep = t.as_bytes()[i] as char;
-            let tail = &t[i + 1..];
-            let both_used = t.contains('.') && t.contains(',');
-            let is_decimal = both_used
-                || decimal_hint == Some(sep)
-                || (tail.len() != 3 && !tail.is_empty())
-                || t.matches(sep).count() == 1 && decimal_hint.is_none() && tail.len() != 3;
-            if is_decimal { (&t[..i], tail) } else { (t.as_str(), "") }
+    // The last separator, how many of it there are and the bytes after it.
+    let (mut last_sep, mut tail_bytes, mut dots, mut commas) = (None, 0usize, 0usize, 0usize);
+    for c in kept() {
+        match c {
+            '.' | ',' => {
+                (last_sep, tail_bytes) = (Some(c), 0);
+                if c == '.' { dots += 1 } else { commas += 1 }
+            }
+            _ => tail_bytes += c.len_utf8(),
         }
-        None => (t.as_str(), ""),
-    };
-    let int_digits: String = int_part.chars().filter(|c| c.is_ascii_digit()).collect();
-    if int_digits.is_empty() || frac_part.len() > 3 || !frac_part.chars().all(|c| c.is_ascii_digit()) {
+    }
+    let is_decimal = last_sep.is_some_and(|sep| {
+        let same = if sep == '.' { dots } else { commas };
+        (dots > 0 && commas > 0)
+            || decimal_hint == Some(sep)
+            || (tail_bytes != 3 && tail_bytes != 0)
+            || (same == 1 && decimal_hint.is_none() && tail_bytes != 3)
+    });
+    let seps = dots + commas;
+    let (mut whole, mut int_digits, mut frac, mut frac_len, mut seen) = (0i64, 0usize, 0i64, 0usize, 0usize);
+    for c in kept() {
+        if matches!(c, '.' | ',') {
+            seen += 1;
+            continue;
+        }
+        if is_decimal && seen == seps {
+            let d = c.to_digit(10)?;
+            frac_len += 1;
+            if frac_len > 3 {
+                return None;
+            }
+            frac = frac * 10 + i64::from(d);
+        } else if let Some(d) = c.to_digit(10) {
+            whole = whole.checked_mul(10)?.checked_add(i64::from(d))?;
+            int_digits += 1;
+        }
+    }
+    if int_digits == 0 {
         return None;
     }
-    let whole: i64 = int_digits.parse().ok()?;
-    let frac: i64 = if frac_part.is_empty() { 0 } else { format!("{frac_part:0<3}").parse().ok()? };
+    for _ in frac_len..3 {
+        frac *= 10;
+    }
     whole.checked_mul(1000)?.checked_add(frac)
 }
 
@@ -126,8 +172,12 @@ pub struct Found<T> {
     pub value: T,
 }
 
+/// An amount as written: grouped thousands in any convention, at most two decimals. Shared
+/// with the fact-checker's combined pattern.
+pub(crate) const MONEY_NUMBER: &str = r"[0-9]{1,3}(?:[.,\x{202f}\x{a0} ][0-9]{3})*(?:[.,][0-9]{1,2})?|[0-9]+(?:[.,][0-9]{1,2})?";
+
 static MONEY: LazyLock<Regex> = LazyLock::new(|| {
-    let num = r"\d{1,3}(?:[.,\x{202f}\x{a0} ]\d{3})*(?:[.,]\d{1,2})?|\d+(?:[.,]\d{1,2})?";
+    let num = MONEY_NUMBER;
     crate::text::regex(&format!(
         r"(?i)(?:€|\beur\b)\s?(?P<a>{num})|(?P<b>{num})\s?(?:€|\beur\b|\beuros?\b)"
     ))
@@ -147,13 +197,15 @@ pub fn find_money(text: &str) -> Vec<Found<Money>> {
 
 /// Money has at most two decimals: `1,234` is one thousand two hundred thirty-four, but
 /// `12,50` and `1.234,5` carry decimals.
-fn money_decimal_hint(num: &str) -> Option<char> {
+pub(crate) fn money_decimal_hint(num: &str) -> Option<char> {
     let i = num.rfind(['.', ','])?;
     let tail = &num[i + 1..];
     (tail.len() <= 2).then(|| num.as_bytes()[i] as char)
 }
 
-fn month_alternation() -> String {
+/// Every month name and abbreviation of the four languages, accent-folded and lower-case,
+/// longest first, as a regex alternation.
+pub(crate) fn month_alternation() -> String {
     let mut names: Vec<String> = [MONTHS_IT, MONTHS_ES, MONTHS_FR, MONTHS_EN]
         .iter()
         .flatten()
@@ -167,14 +219,17 @@ fn month_alternation() -> String {
     names.join("|")
 }
 
-fn month_number(folded: &str) -> Option<u32> {
-    for months in [MONTHS_IT, MONTHS_ES, MONTHS_FR, MONTHS_EN] {
-        for (i, m) in months.iter().enumerate() {
-            let f = crate::text::fold(m);
-            if f == folded || (folded.len() >= 3 && f.starts_with(folded)) {
-                return Some(i as u32 + 1);
-            }
-        }
+/// The month (1–12) a folded, lower-case name or abbreviation from [`month_alternation`] means.
+pub(crate) fn month_number(folded: &str) -> Option<u32> {
+    static FOLDED: LazyLock<Vec<(String, u32)>> = LazyLock::new(|| {
+        [MONTHS_IT, MONTHS_ES, MONTHS_FR, MONTHS_EN]
+            .iter()
+            .flat_map(|months| months.iter().zip(1..).map(|(m, n)| (crate::text::fold(m), n)))
+            .collect()
+    });
+    let by_name = FOLDED.iter().find(|(f, _)| f == folded || (folded.len() >= 3 && f.starts_with(folded)));
+    if let Some((_, n)) = by_name {
+        return Some(*n);
     }
     match folded {
         "gen" => Some(1),
@@ -255,8 +310,13 @@ pub fn find_dates(folded: &str) -> Vec<Found<DateMention>> {
     out
 }
 
+/// A measured number (grouped, up to three decimals) and a unit of energy or volume. Shared
+/// with the fact-checker's combined pattern.
+pub(crate) const QUANTITY_NUMBER: &str = r"[0-9]{1,3}(?:[.,\x{202f}\x{a0} ][0-9]{3})+(?:[.,][0-9]{1,3})?|[0-9]+(?:[.,][0-9]{1,3})?";
+pub(crate) const QUANTITY_UNIT: &str = r"m³|(?:kwh|smc|m3|mc|metri cubi|metros c[uú]bicos|m\^3)\b";
+
 static QUANTITY: LazyLock<Regex> = LazyLock::new(|| {
-    crate::text::regex(r"(?i)(?P<n>\d{1,3}(?:[.,\x{202f}\x{a0} ]\d{3})+(?:[.,]\d{1,3})?|\d+(?:[.,]\d{1,3})?)\s?(?P<u>m³|(?:kwh|smc|m3|mc|metri cubi|metros c[uú]bicos|m\^3)\b)")
+    crate::text::regex(&format!(r"(?i)(?P<n>{QUANTITY_NUMBER})\s?(?P<u>{QUANTITY_UNIT})"))
 });
 
 /// A measured quantity with its unit normalised to `kWh`, `Smc` or `m3`.

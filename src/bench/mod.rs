@@ -2,8 +2,10 @@
 //! - `bench pipeline`: fills a fresh data directory's inbox with generated messages, runs
 //!   `switchyard run --once` over them in a child process and prints messages per second and
 //!   the child's peak memory (max RSS from wait4);
-//! - `bench latency` and `bench backfill` (mail.rs): through a real Dovecot and Postfix.
+//! - `bench latency` and `bench backfill` (mail.rs): through a real Dovecot and Postfix;
+//! - `bench factcheck` (factcheck.rs): the fact-checker alone, on one thread.
 
+pub mod factcheck;
 pub mod mail;
 
 use std::io::{BufRead, BufReader};

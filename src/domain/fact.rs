@@ -25,6 +25,9 @@ pub enum FactValue {
     /// Local wall-clock time of the utility's area.
     DateTime(NaiveDateTime),
     Count(i64),
+    /// A length of time in minutes (an outage's expected duration, a callback window). Only
+    /// duration claims ("3 ore", "90 minutes") are checked against it, never plain numbers.
+    Minutes(i64),
     /// A measured quantity in thousandths of `unit` (meter readings: kWh, m3, Smc).
     Quantity { milli: i64, unit: String },
     Identifier(String),
@@ -45,6 +48,13 @@ pub enum ClaimKind {
     Phone,
     Url,
     Email,
+    /// A length of time: `3 ore`, `45 minutes`, `1 h 30`.
+    Duration,
+    /// A number of instalments: `3 rate`, `12 cuotas`, `6 monthly payments`.
+    Count,
+    /// A promise no system of record can confirm: waiving a bill, a refund, a discount, "you
+    /// will not be disconnected". Only an allowlist entry can allow one.
+    Commitment,
 }
 
 impl ClaimKind {
@@ -60,6 +70,9 @@ impl ClaimKind {
             ClaimKind::Phone => "phone",
             ClaimKind::Url => "url",
             ClaimKind::Email => "email",
+            ClaimKind::Duration => "duration",
+            ClaimKind::Count => "count",
+            ClaimKind::Commitment => "commitment",
         }
     }
 }
@@ -88,8 +101,13 @@ pub enum ClaimValue {
     Number(i64),
     /// Hundredths of a percent.
     Percentage(i64),
+    /// Minutes.
+    Duration(i64),
+    /// A whole count (of instalments), matched only by count facts.
+    Count(i64),
     /// Upper-cased, spaces removed: identifiers, digits-only phone numbers, lower-cased URLs
-    /// and e-mail addresses.
+    /// and e-mail addresses; a commitment's concept (`refund`, `waive`…); and, for a figure
+    /// that cannot be read (`31/02/2026`), its text, which no fact matches.
     Token(String),
 }
 

@@ -128,14 +128,6 @@ fn is_hold(code: ReasonCode) -> bool {
     )
 }
 
-/// Claims every reply may make: the brand's phones, website, address and IBAN, and the
-/// configured extras.
-pub fn allowlist(settings: &Settings) -> Allowlist {
-    let b = &settings.brand;
-    let fixed = [b.phone.as_str(), b.emergency_phone.as_str(), b.public_emergency.as_str(), b.website.as_str(), b.from_address.as_str(), b.iban.as_str()];
-    Allowlist::new(fixed.into_iter().filter(|e| !e.is_empty()).chain(settings.factcheck.allowlist.iter().map(String::as_str)))
-}
-
 /// What kind of channel a message came through, as told to other systems.
 fn channel_kind(channel: &str) -> &'static str {
     if channel.starts_with("whatsapp") { "whatsapp" } else { "email" }
@@ -182,7 +174,7 @@ impl Pipeline {
         templates: Arc<Templates>,
         clock: LocalClock,
     ) -> Self {
-        let allowlist = allowlist(&settings);
+        let allowlist = Allowlist::from_settings(&settings);
         let mut own_addresses = settings.guard.own_addresses.clone();
         own_addresses.push(settings.brand.from_address.clone());
         own_addresses.extend(settings.mailboxes.iter().map(|m| m.address.clone()));
