@@ -145,6 +145,9 @@ pub enum BenchCommand {
         /// How many drafts to check
         #[arg(long, default_value_t = 200_000)]
         drafts: usize,
+        /// Check every draft written, not only those with 10 to 30 claims
+        #[arg(long)]
+        all: bool,
         /// Print the figures as one JSON object
         #[arg(long)]
         json: bool,

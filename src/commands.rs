@@ -325,6 +325,6 @@ pub async fn demo_cis(settings: &Settings, listen: std::net::SocketAddr, token_e
 
 /// Fact-checking throughput on one core: drafts from the reply templates for the demo
 /// customers of every language, cycled (see [`crate::bench::factcheck`]).
-pub async fn bench_factcheck(settings: &Settings, drafts: usize, json: bool) -> anyhow::Result<()> {
-    crate::bench::factcheck::run(settings, &crate::bench::factcheck::Options { drafts, json }).await
+pub async fn bench_factcheck(settings: &Settings, drafts: usize, all: bool, json: bool) -> anyhow::Result<()> {
+    crate::bench::factcheck::run(settings, &crate::bench::factcheck::Options { drafts, all, json }).await
 }

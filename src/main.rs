@@ -81,8 +81,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 BenchCommand::Classify { messages, dev, json } => {
                     commands::bench_classify(&settings()?, &dev, messages, json)?;
                 }
-                BenchCommand::Factcheck { drafts, json } => {
-                    block_on(commands::bench_factcheck(&settings()?, drafts, json))?;
+                BenchCommand::Factcheck { drafts, all, json } => {
+                    block_on(commands::bench_factcheck(&settings()?, drafts, all, json))?;
                 }
                 BenchCommand::Latency { stack, messages, rate, recheck_ms, json } => {
                     bench::mail::latency(&bench::mail::LatencyOptions { stack, messages, rate, recheck_ms, json })?;

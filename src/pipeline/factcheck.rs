@@ -4,10 +4,11 @@
 //! fact or the allowlist. An unmatched claim blocks automatic sending and is listed for the
 //! approver.
 //!
-//! It runs on every draft and again before every send, so it reads a draft in a few passes:
-//! one fold (see [`fold`]), one regex for every figure ([`patterns`]), one automaton for the
-//! promises ([`commitments`]), and URL and e-mail patterns only when the draft has a `www`,
-//! `http` or `@` for them to find.
+//! It runs on every draft and again before every send, so a draft is read in few passes: one
+//! fold (see [`fold`]), one walk that tries each kind of figure only where one can start
+//! ([`patterns`]), a look-up of promise phrases at the words that can open one
+//! ([`commitments`]), and the URL and e-mail patterns only when the draft has a `www`, `http`
+//! or `@` for them to find.
 
 mod commitments;
 mod fold;
@@ -51,9 +52,13 @@ impl Allowlist {
         let mut out = Vec::new();
         for entry in entries {
             let read = Read::new(entry, Language::En);
+            // A promise's wording: the entry without the spaces and the full stop around it.
+            let text = &read.folded.text;
+            let lead = text.len() - text.trim_start().len();
+            let wording = text.trim().trim_end_matches(['.', '!', ';', ',']);
             for found in read.found {
                 let wording = (found.claim.kind == ClaimKind::Commitment)
-                    .then(|| (read.folded.text.clone(), found.folded.start));
+                    .then(|| (wording.to_string(), found.folded.start.saturating_sub(lead)));
                 out.push(Allowed {
                     label: format!("allowlist:{entry}"),
                     kind: found.claim.kind,
@@ -179,7 +184,7 @@ impl Read {
     fn new(text: &str, lang: Language) -> Self {
         let folded = Folded::new(text);
         let f = folded.text.as_str();
-        let mut hits: Vec<patterns::Hit> = Vec::new();
+        let mut hits: Vec<patterns::Hit> = Vec::with_capacity(32);
         // URLs and addresses first: the digits in them are part of them. Their patterns run
         // only when there is something for them to find.
         if f.contains("http") || f.contains("www.") {
@@ -203,7 +208,8 @@ impl Read {
                 }
             }
         }
-        let taken: Vec<Range<usize>> = hits.iter().map(|(span, _, _)| span.clone()).collect();
+        let mut taken: Vec<Range<usize>> = hits.iter().map(|(span, _, _)| span.clone()).collect();
+        taken.sort_by_key(|t| t.start);
         patterns::find(f, lang, &taken, &mut hits);
         for (span, concept) in commitments::find(f) {
             hits.push((
@@ -775,6 +781,14 @@ mod tests {
                 "a fact verified a promise: {text}"
             );
         }
+        // Standing policy is not a promise, but it hides no promise after it either.
+        let policy = "We will check and, once confirmed, refund the amount paid\ntwice. We will also waive the fee.";
+        let promises: Vec<ClaimValue> = extract(policy, Language::En)
+            .into_iter()
+            .filter(|c| c.kind == ClaimKind::Commitment)
+            .map(|c| c.value)
+            .collect();
+        assert_eq!(promises, [ClaimValue::Token("waive".into())]);
         // Word boundaries: "condominio" is not "condono", "free" alone is not a promise.
         for text in [
             "Il contatore condominiale è in cantina.",
@@ -795,7 +809,7 @@ mod tests {
             "free of charge",
         ]);
         let ok = run(
-            "Gentile cliente, le rimborseremo la  differenza sulla prossima bolletta.",
+            "Gentile cliente, le rimborseremo la  differenza sulla prossima bolletta, come concordato.",
             &[],
             &allow,
             Language::It,

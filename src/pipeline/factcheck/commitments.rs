@@ -3,11 +3,11 @@
 //! with a phrase lexicon in the four languages. A commitment is never verified by a fact: only
 //! an allowlist entry that contains the same wording allows one.
 //!
-//! The lexicon is matched on the folded draft (lower-case, no accents, one space between words)
-//! at word boundaries. Phrases are specific on purpose: "free", "sconto" or "garantire" alone
+//! The lexicon is matched on the folded draft (lower-case, no accents, one space between words,
+//! so a phrase broken over two lines is still one phrase) at word boundaries. Phrases are specific on purpose: "free", "sconto" or "garantire" alone
 //! describe public schemes and our own procedures in the reply templates ("uno sconto in
 //! bolletta" is the social bonus, "free, confidential advice" is MABS), so the lexicon names the
-//! promise ("free of charge", "sconto del", "le garantiamo"). A phrase ending in `*` is a stem
+//! promise ("free of charge", "sconto del", "garantiamo"). A phrase ending in `*` is a stem
 //! (`rimbors*`: rimborso, rimborseremo, rimborsabile).
 //!
 //! Neutral phrases describe standing policy or a brand fact, not a promise about this
@@ -20,7 +20,7 @@
 use std::ops::Range;
 use std::sync::LazyLock;
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, Anchored, Input, MatchKind, StartKind};
 
 /// What a phrase means: a promise (its concept, the claim's token) or neutral wording.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -160,11 +160,23 @@ struct Phrase {
 struct Lexicon {
     automaton: AhoCorasick,
     phrases: Vec<Phrase>,
+    /// The first four bytes of every phrase, hashed into a bit set: most words start no
+    /// phrase, and this says so without running the automaton.
+    openings: Vec<u64>,
+}
+
+const OPENING_BITS: u32 = 16;
+
+/// A hash of the four bytes at `at`, if there are four.
+fn opening(b: &[u8], at: usize) -> Option<usize> {
+    let four: [u8; 4] = b.get(at..at + 4)?.try_into().ok()?;
+    Some((u32::from_le_bytes(four).wrapping_mul(0x9E37_79B1) >> (32 - OPENING_BITS)) as usize)
 }
 
 static LEXICON: LazyLock<Lexicon> = LazyLock::new(|| {
     let mut patterns: Vec<String> = Vec::new();
     let mut phrases = Vec::new();
+    let mut openings = vec![0u64; (1 << OPENING_BITS) / 64];
     for &(phrase, meaning) in ITALIAN.iter().chain(SPANISH).chain(FRENCH).chain(ENGLISH) {
         let stem = phrase.ends_with('*');
         let folded = crate::text::fold(phrase.trim_end_matches('*'));
@@ -172,48 +184,65 @@ static LEXICON: LazyLock<Lexicon> = LazyLock::new(|| {
         if patterns.contains(&folded) {
             continue;
         }
+        let bit = opening(folded.as_bytes(), 0).expect("every phrase has four bytes");
+        openings[bit / 64] |= 1 << (bit % 64);
         patterns.push(folded);
         phrases.push(Phrase { meaning, stem });
     }
-    // Standard semantics, all overlapping matches: the choice between a promise and the
-    // neutral phrase around it is made below, not by the automaton. A DFA: every draft is
-    // scanned whole, and a few hundred phrases make a small one.
+    // Anchored at a word start, the longest phrase there wins: a neutral phrase over the
+    // promise it begins with ("refund the amount paid twice" over "refund"), and reading goes
+    // on after it, so it also covers the promises inside it ("le rimborseremo la somma…").
     let automaton = AhoCorasick::builder()
-        .match_kind(MatchKind::Standard)
+        .match_kind(MatchKind::LeftmostLongest)
+        .start_kind(StartKind::Anchored)
         .kind(Some(AhoCorasickKind::DFA))
         .build(&patterns)
         .expect("the commitment lexicon builds");
-    Lexicon { automaton, phrases }
+    Lexicon {
+        automaton,
+        phrases,
+        openings,
+    }
 });
 
 /// Every commitment in `folded` (the folded draft): its folded span and concept, in order.
+/// Phrases are looked for only where a word starts with the first four bytes of one.
 pub(super) fn find(folded: &str) -> Vec<(Range<usize>, &'static str)> {
     let lexicon = &*LEXICON;
-    let mut promises: Vec<(Range<usize>, &'static str)> = Vec::new();
-    let mut neutral: Vec<Range<usize>> = Vec::new();
-    for m in lexicon.automaton.find_overlapping_iter(folded) {
-        let phrase = &lexicon.phrases[m.pattern().as_usize()];
-        let end = if phrase.stem {
-            word_end(folded, m.end())
-        } else {
-            m.end()
-        };
-        if !at_word_start(folded, m.start()) || !at_word_end(folded, end) {
+    let b = folded.as_bytes();
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at < b.len() {
+        if !b[at].is_ascii_lowercase() {
+            at += 1;
             continue;
         }
-        match phrase.meaning {
-            Meaning::Promise(concept) => promises.push((m.start()..end, concept)),
-            Meaning::Neutral => neutral.push(m.start()..end),
+        let word_start = at == 0
+            || (!b[at - 1].is_ascii_alphanumeric()
+                && (b[at - 1].is_ascii() || at_word_start(folded, at)));
+        let opens =
+            opening(b, at).is_some_and(|bit| lexicon.openings[bit / 64] & (1 << (bit % 64)) != 0);
+        let anchored = Input::new(folded).span(at..b.len()).anchored(Anchored::Yes);
+        if word_start
+            && opens
+            && let Some(m) = lexicon.automaton.find(anchored)
+        {
+            let phrase = &lexicon.phrases[m.pattern().as_usize()];
+            let end = if phrase.stem {
+                word_end(folded, m.end())
+            } else {
+                m.end()
+            };
+            if at_word_end(folded, end) {
+                if let Meaning::Promise(concept) = phrase.meaning {
+                    out.push((at..end, concept));
+                }
+                at = end;
+                continue;
+            }
         }
-    }
-    promises.retain(|(p, _)| !neutral.iter().any(|n| n.start <= p.start && p.end <= n.end));
-    // Overlapping promises ("we will cancel your bill", "cancel your bill"): the leftmost,
-    // then the longest, is the claim.
-    promises.sort_by_key(|(p, _)| (p.start, std::cmp::Reverse(p.end)));
-    let mut out: Vec<(Range<usize>, &'static str)> = Vec::with_capacity(promises.len());
-    for (span, concept) in promises {
-        if out.last().is_none_or(|(last, _)| last.end <= span.start) {
-            out.push((span, concept));
+        while at < b.len() && b[at].is_ascii_lowercase() {
+            at += 1;
         }
     }
     out

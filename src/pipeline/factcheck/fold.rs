@@ -16,31 +16,56 @@ pub(super) struct Folded {
 
 impl Folded {
     pub fn new(original: &str) -> Self {
-        let mut text = String::with_capacity(original.len());
+        let bytes = original.as_bytes();
+        let mut out: Vec<u8> = Vec::with_capacity(bytes.len());
         let mut marks = Vec::new();
-        let mut in_space = false;
-        for (at, c) in original.char_indices() {
-            if c.is_ascii_whitespace() {
-                if in_space {
+        // Bytes that stay as they are (lower-case ASCII, digits, punctuation, a space after
+        // anything but whitespace) are copied a run at a time; only capitals, other whitespace
+        // and non-ASCII characters are looked at one by one.
+        let after_space = |at: usize| at > 0 && bytes[at - 1].is_ascii_whitespace();
+        let (mut run, mut at) = (0, 0);
+        while at < bytes.len() {
+            let b = bytes[at];
+            let plain = match b {
+                b' ' => !after_space(at),
+                0x21..=0x7E => !b.is_ascii_uppercase(),
+                _ => false,
+            };
+            if plain {
+                at += 1;
+                continue;
+            }
+            out.extend_from_slice(&bytes[run..at]);
+            let len = if b.is_ascii_whitespace() {
+                if after_space(at) {
                     // Swallowed: the original moves on, the folded text does not.
-                    marks.push((text.len(), at + 1));
+                    marks.push((out.len(), at + 1));
                 } else {
-                    text.push(' ');
+                    out.push(b' ');
                 }
-                in_space = true;
-                continue;
-            }
-            in_space = false;
-            if c.is_ascii() {
-                text.push(c.to_ascii_lowercase());
-                continue;
-            }
-            let before = text.len();
-            push_folded(&mut text, c);
-            if text.len() - before != c.len_utf8() {
-                marks.push((text.len(), at + c.len_utf8()));
-            }
+                1
+            } else if b.is_ascii() {
+                out.push(b.to_ascii_lowercase());
+                1
+            } else {
+                let c = original[at..]
+                    .chars()
+                    .next()
+                    .unwrap_or(char::REPLACEMENT_CHARACTER);
+                let before = out.len();
+                push_folded(&mut out, c);
+                if out.len() - before != c.len_utf8() {
+                    marks.push((out.len(), at + c.len_utf8()));
+                }
+                c.len_utf8()
+            };
+            at += len;
+            run = at;
         }
+        out.extend_from_slice(&bytes[run..]);
+        // Valid UTF-8: ASCII and whole encoded characters were written.
+        let text = String::from_utf8(out)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
         Self {
             text,
             marks,
@@ -78,21 +103,25 @@ impl Folded {
 
 /// As [`crate::text::fold`] for one character, except that no-break spaces are kept: they
 /// group digits (`1 234,56 €`) and must not merge with the words around them.
-fn push_folded(out: &mut String, c: char) {
+fn push_folded(out: &mut Vec<u8>, c: char) {
     match c {
-        '\u{a0}' | '\u{202f}' => out.push(c),
-        'œ' | 'Œ' => out.push_str("oe"),
-        'æ' | 'Æ' => out.push_str("ae"),
-        'ß' => out.push_str("ss"),
+        '\u{a0}' | '\u{202f}' => push_char(out, c),
+        'œ' | 'Œ' => out.extend_from_slice(b"oe"),
+        'æ' | 'Æ' => out.extend_from_slice(b"ae"),
+        'ß' => out.extend_from_slice(b"ss"),
         _ => {
             let f = crate::text::fold_char(c);
             if f.is_uppercase() {
-                out.extend(f.to_lowercase());
+                f.to_lowercase().for_each(|l| push_char(out, l));
             } else {
-                out.push(f);
+                push_char(out, f);
             }
         }
     }
+}
+
+fn push_char(out: &mut Vec<u8>, c: char) {
+    out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
 }
 
 #[cfg(test)]
