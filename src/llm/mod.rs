@@ -38,6 +38,19 @@ pub enum LlmError {
     Setup(String),
 }
 
+/// `<name>-` and the first 12 hex digits of SHA-256 over everything that shapes an answer
+/// (instructions, message frame, schema): the prompt version recorded with each result.
+pub fn prompt_version(name: &str, parts: &[&str]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for part in parts {
+        h.update(part.as_bytes());
+        h.update([0]);
+    }
+    let hex: String = h.finalize().iter().take(6).map(|b| format!("{b:02x}")).collect();
+    format!("{name}-{hex}")
+}
+
 /// Tokens one call used and what they cost.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct Usage {

@@ -8,7 +8,6 @@ use std::fmt;
 use std::sync::{Arc, LazyLock};
 
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use super::Classification;
 use crate::config::{LlmMode, Settings};
@@ -84,13 +83,7 @@ static SCHEMA: LazyLock<serde_json::Value> = LazyLock::new(|| {
 
 /// `classify-` and the first 12 hex digits of SHA-256 over everything that shapes the answer.
 pub fn prompt_version() -> String {
-    let mut h = Sha256::new();
-    for part in [PROMPT, FRAME, &SCHEMA.to_string()] {
-        h.update(part.as_bytes());
-        h.update([0]);
-    }
-    let hex: String = h.finalize().iter().take(6).map(|b| format!("{b:02x}")).collect();
-    format!("classify-{hex}")
+    crate::llm::prompt_version("classify", &[PROMPT, FRAME, &SCHEMA.to_string()])
 }
 
 pub struct LlmClassifier {

@@ -10,7 +10,6 @@ use std::sync::{Arc, LazyLock};
 
 use regex::Regex;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use super::{Draft, DraftInput};
 use crate::config::{DraftMode, Settings};
@@ -36,13 +35,7 @@ static SLOT: LazyLock<Regex> = LazyLock::new(|| crate::text::regex(r"\{\{\s*([A-
 
 /// `draft-` and 12 hex digits of SHA-256 over the prompt, the frame and the schema.
 pub fn prompt_version() -> String {
-    let mut h = Sha256::new();
-    for part in [PROMPT, FRAME, &SCHEMA.to_string()] {
-        h.update(part.as_bytes());
-        h.update([0]);
-    }
-    let hex: String = h.finalize().iter().take(6).map(|b| format!("{b:02x}")).collect();
-    format!("draft-{hex}")
+    crate::llm::prompt_version("draft", &[PROMPT, FRAME, &SCHEMA.to_string()])
 }
 
 /// What the LLM did for one draft, recorded with the decision.
