@@ -128,6 +128,13 @@ fn is_hold(code: ReasonCode) -> bool {
     )
 }
 
+/// Who the sender is, the reply's language, and what the systems say: the input of drafting.
+struct Facts {
+    identity: identify::Identity,
+    lang: Language,
+    grounding: ground::Grounding,
+}
+
 /// What kind of channel a message came through, as told to other systems.
 fn channel_kind(channel: &str) -> &'static str {
     if channel.starts_with("whatsapp") { "whatsapp" } else { "email" }
@@ -297,7 +304,8 @@ impl Pipeline {
 
     async fn decide(&self, stored: &StoredMessage, admitted: guard::Admitted, reading: Option<Classification>) -> Outcome {
         let classification = reading.unwrap_or_else(|| classify::run(&admitted.message, self.model.as_ref(), &self.settings.classify.stage()));
-        self.decide_with(stored, &admitted, classification, &self.connectors, Vec::new()).await
+        let facts = self.facts_for(stored, &admitted, &classification, &self.connectors).await;
+        self.decide_with(stored, &admitted, classification, facts).await
     }
 
     /// Who the sender is and what the systems say about them, read through `connectors`.
@@ -307,7 +315,7 @@ impl Pipeline {
         admitted: &guard::Admitted,
         classification: &Classification,
         connectors: &Connectors,
-    ) -> (identify::Identity, Language, ground::Grounding) {
+    ) -> Facts {
         let identity = match identify::run(admitted, classification, connectors.cis.as_ref()).await {
             Ok(identity) => identity,
             Err(e) => identify::Identity {
@@ -329,22 +337,13 @@ impl Pipeline {
             installments: &self.settings.installments,
         };
         let grounding = ground::run(&ground_input, connectors, &self.clock.now()).await;
-        (identity, lang, grounding)
+        Facts { identity, lang, grounding }
     }
 
-    /// The stages after classification. `holds` are extra reasons a person must decide
-    /// (a fact that changed before sending, when the policy says so).
-    async fn decide_with(
-        &self,
-        stored: &StoredMessage,
-        admitted: &guard::Admitted,
-        classification: Classification,
-        connectors: &Connectors,
-        holds: Vec<Reason>,
-    ) -> Outcome {
+    /// The stages after the facts: draft, factcheck, policy, act.
+    async fn decide_with(&self, stored: &StoredMessage, admitted: &guard::Admitted, classification: Classification, facts: Facts) -> Outcome {
         let s = &self.settings;
-        let (identity, lang, mut grounding) = self.facts_for(stored, admitted, &classification, connectors).await;
-        grounding.reasons.extend(holds);
+        let Facts { identity, lang, grounding } = facts;
         let input = DraftInput {
             message: &admitted.message,
             classification: &classification,
@@ -472,16 +471,18 @@ impl Pipeline {
         classification.urgency = recorded.urgency.unwrap_or(classification.urgency);
         classification.language = recorded.language.unwrap_or(classification.language);
         classification.confidence = recorded.confidence.unwrap_or(classification.confidence);
-        let live = self.connectors.live();
-        let (_, _, fresh) = self.facts_for(&stored, &admitted, &classification, &live).await;
-        let changes = recheck::changes(&recorded, &fresh.facts);
+        let mut fresh = self.facts_for(&stored, &admitted, &classification, &self.connectors.live()).await;
+        let changes = recheck::changes(&recorded, &fresh.grounding.facts);
         if changes.is_empty() {
             return Ok(None);
         }
         let (reason, hold) = recheck::reason(&changes, self.settings.policy.on_fact_change);
         tracing::info!(message, changed = changes.len(), hold, "facts changed before sending; rebuilding the reply");
-        let holds = if hold { vec![reason.clone()] } else { Vec::new() };
-        let mut outcome = self.decide_with(&stored, &admitted, classification, &live, holds).await;
+        // The reply is rebuilt from the facts just read: no second round trip to the systems.
+        if hold {
+            fresh.grounding.reasons.push(reason.clone());
+        }
+        let mut outcome = self.decide_with(&stored, &admitted, classification, fresh).await;
         if !hold {
             outcome.reasons.push(reason);
         }
