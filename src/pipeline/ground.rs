@@ -63,7 +63,6 @@ pub async fn run(input: &GroundInput<'_>, connectors: &Connectors, clock: &Clock
         at: clock.now,
         reasons: Vec::new(),
         attachments: Vec::new(),
-        balance: None,
     };
     let classification = input.classification;
     let intent = classification.intent;
@@ -71,15 +70,17 @@ pub async fn run(input: &GroundInput<'_>, connectors: &Connectors, clock: &Clock
         g.customer(customer, connectors.cis.source());
         if needs_statement(intent) {
             match connectors.cis.statement(&customer.account).await {
-                Ok(st) => g.statement(&st, connectors.cis.source()),
+                Ok(st) => {
+                    g.statement(&st, connectors.cis.source());
+                    if intent == Intent::Billing {
+                        g.bill_copy(customer, &st, connectors).await;
+                    }
+                    if intent == Intent::InstallmentPlan {
+                        g.plan(input, customer, st.balance, connectors, clock).await;
+                    }
+                }
                 Err(e) => g.unavailable(&e),
             }
-        }
-        if intent == Intent::Billing {
-            g.bill_copy(customer, connectors).await;
-        }
-        if intent == Intent::InstallmentPlan {
-            g.plan(input, customer, connectors, clock).await;
         }
         if intent == Intent::MeterReading {
             g.reading(classification, customer, clock);
@@ -112,7 +113,6 @@ pub async fn all_facts(
         at: clock.now,
         reasons: Vec::new(),
         attachments: Vec::new(),
-        balance: None,
     };
     let cis = connectors.cis.source();
     g.customer(customer, cis);
@@ -170,8 +170,6 @@ struct Builder {
     at: DateTime<Utc>,
     reasons: Vec<Reason>,
     attachments: Vec<Attachment>,
-    /// The balance read with the statement, for the plan simulation.
-    balance: Option<Money>,
 }
 
 impl Builder {
@@ -256,6 +254,7 @@ impl Builder {
                 "has_adjustments": !inv.adjustments.is_zero(),
                 "status": inv.status.as_str(),
                 "consumption": self.quantity("invoice.consumption", inv.consumption_milli, &inv.consumption_unit, source),
+                "lines": self.lines(inv, source),
                 "pdf_attached": false,
             });
             self.view.insert("invoice".into(), invoice);
@@ -278,34 +277,30 @@ impl Builder {
         if let Some(p) = st.payments.first() {
             self.view.insert("payment_method".into(), Value::String(p.method.as_str().into()));
         }
-        self.balance = Some(st.balance);
-        if let (Some(inv), Some(Value::Object(view))) = (st.invoices.first(), self.view.get("invoice").cloned()) {
-            let lines: Vec<Value> = inv
-                .lines
-                .iter()
-                .enumerate()
-                .map(|(i, l)| {
-                    json!({
-                        "code": l.code,
-                        "kind": l.kind.as_str(),
-                        "amount": self.money(&format!("invoice.line.{i}.amount"), l.amount, source),
-                    })
+    }
+
+    /// The bill's lines, each amount a fact (`invoice.line.<i>.amount`).
+    fn lines(&mut self, inv: &crate::connectors::cis::Invoice, source: &str) -> Value {
+        let lines: Vec<Value> = inv
+            .lines
+            .iter()
+            .enumerate()
+            .map(|(i, l)| {
+                json!({
+                    "code": l.code,
+                    "kind": l.kind.as_str(),
+                    "amount": self.money(&format!("invoice.line.{i}.amount"), l.amount, source),
                 })
-                .collect();
-            let mut view = view;
-            view.insert("lines".into(), Value::Array(lines));
-            self.view.insert("invoice".into(), Value::Object(view));
-        }
+            })
+            .collect();
+        Value::Array(lines)
     }
 
     /// Attaches the latest bill's PDF. Without it the reply points to the customer area
     /// instead; a missing copy does not hold the reply.
-    async fn bill_copy(&mut self, customer: &Customer, connectors: &Connectors) {
-        let Some(number) = self.view.get("invoice").and_then(|i| i.get("number")).and_then(Value::as_str).map(String::from)
-        else {
-            return;
-        };
-        match connectors.cis.invoice_pdf(&customer.account, &number).await {
+    async fn bill_copy(&mut self, customer: &Customer, st: &Statement, connectors: &Connectors) {
+        let Some(number) = st.invoices.first().map(|i| i.number.as_str()) else { return };
+        match connectors.cis.invoice_pdf(&customer.account, number).await {
             Ok(Some(bytes)) => {
                 let filename = format!("{number}.pdf");
                 if let Some(Value::Object(inv)) = self.view.get_mut("invoice") {
@@ -321,8 +316,7 @@ impl Builder {
 
     /// Simulates the plans our rules and the CIS allow; when the customer accepted one, the
     /// plan is handed to a person to open (a plan is a contract: never opened automatically).
-    async fn plan(&mut self, input: &GroundInput<'_>, customer: &Customer, connectors: &Connectors, clock: &Clock) {
-        let Some(balance) = self.balance else { return };
+    async fn plan(&mut self, input: &GroundInput<'_>, customer: &Customer, balance: Money, connectors: &Connectors, clock: &Clock) {
         let eligibility = match connectors.cis.installment_eligibility(&customer.account).await {
             Ok(e) => e,
             Err(e) => return self.unavailable(&e),
