@@ -180,42 +180,21 @@ async fn corpus(settings: &Settings) -> anyhow::Result<Vec<Case>> {
         settings.connectors.demo.customers.max(200),
     )));
     let connectors = Connectors::demo(data.clone());
-    let customers_by_language: Vec<_> = data.read().expect("demo data lock").customers().to_vec();
+    let all_customers: Vec<_> = data.read().expect("demo data lock").customers().to_vec();
     let clock = LocalClock::Fixed(now).now();
     let templates = Templates::embedded().context("the embedded templates are broken")?;
     let mut cases = Vec::new();
     for lang in Language::SUPPORTED {
-        let customers = customers_by_language
+        let customers = all_customers
             .iter()
             .filter(|c| c.language == lang && c.email.is_some())
             .take(CUSTOMERS_PER_LANGUAGE);
         for customer in customers {
-            for &intent in Intent::ALL {
-                cases.push(
-                    case(
-                        settings,
-                        &connectors,
-                        &clock,
-                        &templates,
-                        customer,
-                        intent,
-                        Urgency::Normal,
-                    )
-                    .await?,
-                );
+            // Every intent as an ordinary message, and an emergency (the safety reply).
+            let readings = Intent::ALL.iter().map(|&i| (i, Urgency::Normal)).chain([(Intent::Outage, Urgency::Emergency)]);
+            for (intent, urgency) in readings {
+                cases.push(case(settings, &connectors, &clock, &templates, customer, intent, urgency).await?);
             }
-            cases.push(
-                case(
-                    settings,
-                    &connectors,
-                    &clock,
-                    &templates,
-                    customer,
-                    Intent::Outage,
-                    Urgency::Emergency,
-                )
-                .await?,
-            );
         }
     }
     Ok(cases)

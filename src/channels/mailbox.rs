@@ -90,16 +90,15 @@ impl MailboxSink {
     }
 
     async fn file(&self, item: &OutboxItem) -> Result<(), DeliveryError> {
-        let transient = |e: ImapError| DeliveryError::Transient(e.to_string());
-        self
-                .with_imap(async |c| {
-                    let folder = self.folder(c, item.kind, false).await?.expect("drafts and notes always have a folder");
-                    let (flags, create) = if item.kind == OutgoingKind::Draft { ("(\\Draft \\Seen)", false) } else { ("()", true) };
-                    imap::append(c, &folder, flags, &item.raw, create).await
-                })
-                .await
-                .map_err(transient)
+        self.with_imap(async |c| {
+            let folder = self.folder(c, item.kind, false).await?.expect("drafts and notes always have a folder");
+            let (flags, create) = if item.kind == OutgoingKind::Draft { ("(\\Draft \\Seen)", false) } else { ("()", true) };
+            imap::append(c, &folder, flags, &item.raw, create).await
+        })
+        .await
+        .map_err(|e| DeliveryError::Transient(e.to_string()))
     }
+
 }
 
 #[async_trait]
