@@ -46,9 +46,8 @@ pub async fn run(settings: Settings, data_dir: &Path, options: RunOptions) -> an
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
     let db = data_dir.join(&settings.store.sqlite_file);
-    let store: Arc<dyn Store> = Arc::new(
-        SqliteStore::open(&db).await.with_context(|| format!("cannot open the database {}", db.display()))?,
-    );
+    let sqlite = Arc::new(SqliteStore::open(&db).await.with_context(|| format!("cannot open the database {}", db.display()))?);
+    let store: Arc<dyn Store> = sqlite.clone();
     let (connectors, clock) = connectors(&settings).context("cannot set up the CIS and OMS connectors ([connectors])")?;
     let templates = Templates::embedded().context("the embedded templates are broken")?;
     let model = classify::load_model(&settings.classify.model).context("cannot load the classifier (classify.model)")?;
@@ -81,7 +80,8 @@ pub async fn run(settings: Settings, data_dir: &Path, options: RunOptions) -> an
     }
     let mut watchers: Vec<ApprovalWatcher> =
         settings.mailboxes.iter().map(|m| ApprovalWatcher::new(m.clone(), pipeline.allowlist.clone())).collect();
-    let mut worker = Worker { pipeline, store: store.clone(), sink: Arc::new(Router::new(sinks)) };
+    let pipeline = Arc::new(pipeline);
+    let mut worker = Worker { pipeline: pipeline.clone(), store: store.clone(), sink: Arc::new(Router::new(sinks)) };
 
     let cancel = CancellationToken::new();
     tokio::spawn(stop_on_signal(cancel.clone(), "stopping after the current message"));
@@ -105,6 +105,11 @@ pub async fn run(settings: Settings, data_dir: &Path, options: RunOptions) -> an
             }
         }
     } else {
+        let mut web_task = None;
+        if settings.web.enabled {
+            let state = crate::web::WebState::new(sqlite.clone(), pipeline.clone(), wake.clone()).context("the web page templates are broken")?;
+            web_task = Some(crate::web::start(Arc::new(state), data_dir, cancel.clone()).await?.1);
+        }
         let mut tasks: Vec<_> = sources
             .into_iter()
             .map(|s| tokio::spawn(channels::drive(s, store.clone(), wake.clone(), cancel.clone())))
@@ -112,7 +117,7 @@ pub async fn run(settings: Settings, data_dir: &Path, options: RunOptions) -> an
         tasks.extend(watchers.into_iter().map(|w| tokio::spawn(w.run(store.clone(), cancel.clone()))));
         summary.stats = worker.run(false, &cancel, &mut reporter, &wake, rescan).await?;
         cancel.cancel();
-        for task in tasks {
+        for task in tasks.into_iter().chain(web_task) {
             let _ = task.await;
         }
     }

@@ -209,7 +209,7 @@ fn normalise(text: &str) -> Vec<String> {
     text.lines().map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")).filter(|l| !l.is_empty()).collect()
 }
 
-fn same_text(a: &str, b: &str) -> bool {
+pub(crate) fn same_text(a: &str, b: &str) -> bool {
     normalise(a) == normalise(b)
 }
 

@@ -106,10 +106,76 @@ pub enum Command {
         #[arg(long, value_name = "VAR")]
         token_env: Option<String>,
     },
+    /// Staff accounts of the web queue and the API
+    User {
+        #[command(subcommand)]
+        what: UserCommand,
+    },
+    /// Bearer tokens for the REST API and /metrics
+    Token {
+        #[command(subcommand)]
+        what: TokenCommand,
+    },
     /// Benchmarks that print figures
     Bench {
         #[command(subcommand)]
         what: BenchCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user; the password is read from standard input (first line) or --password-env
+    Add {
+        name: crate::domain::Username,
+        /// agent, supervisor, compliance or admin
+        #[arg(long)]
+        role: crate::domain::Role,
+        /// Read the password from this environment variable instead of standard input
+        #[arg(long, value_name = "VAR")]
+        password_env: Option<String>,
+    },
+    /// List users, their roles and whether they are disabled
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set a new password (standard input or --password-env); ends the user's sessions
+    Passwd {
+        name: crate::domain::Username,
+        #[arg(long, value_name = "VAR")]
+        password_env: Option<String>,
+    },
+    /// Change a user's role; ends their sessions
+    Role {
+        name: crate::domain::Username,
+        role: crate::domain::Role,
+    },
+    /// Stop a user from signing in or using tokens; ends their sessions
+    Disable { name: crate::domain::Username },
+    Enable { name: crate::domain::Username },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Issue a token for a user; it is printed once and stored only as a hash
+    Add {
+        /// The user the token acts as (with that user's role)
+        #[arg(long)]
+        user: crate::domain::Username,
+        /// A name to tell tokens apart (e.g. crm, prometheus)
+        #[arg(long)]
+        name: String,
+    },
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    Revoke {
+        #[arg(long)]
+        user: crate::domain::Username,
+        #[arg(long)]
+        name: String,
     },
 }
 

@@ -16,7 +16,7 @@ use crate::store::sqlite::SqliteStore;
 use crate::store::{Correction, Store};
 use crate::training::{self, Example, TrainConfig};
 
-async fn open_store(settings: &Settings, data_dir: &Path) -> anyhow::Result<SqliteStore> {
+pub(crate) async fn open_store(settings: &Settings, data_dir: &Path) -> anyhow::Result<SqliteStore> {
     let db = data_dir.join(&settings.store.sqlite_file);
     SqliteStore::open(&db).await.with_context(|| format!("cannot open the database {}", db.display()))
 }

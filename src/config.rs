@@ -64,6 +64,61 @@ pub struct Settings {
     /// How replies are written: templates, or the LLM with slots.
     #[serde(default)]
     pub draft: DraftSettings,
+    /// The web queue, the REST API, health checks and metrics.
+    #[serde(default)]
+    pub web: WebSettings,
+}
+
+/// The web server `run` starts beside the worker (not with `--once`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebSettings {
+    pub enabled: bool,
+    /// Port 0 picks a free port; the URL actually served is written to `<data dir>/web.url`.
+    pub listen: std::net::SocketAddr,
+    /// The address staff use when a TLS proxy sits in front (`https://queue.utility.example`):
+    /// session cookies are then marked Secure, as they are when `tls_cert` is set.
+    pub public_url: Option<String>,
+    /// Serve HTTPS directly: PEM certificate chain and private key.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// A session ends after this long without a request…
+    pub session_idle_minutes: u32,
+    /// …and in any case this long after sign-in.
+    pub session_max_hours: u32,
+    /// Failed sign-ins allowed per user name within `login_window_minutes`, then it is refused
+    /// until the window has passed.
+    pub login_max_failures: u32,
+    /// The same per client address (many user names tried from one place).
+    pub login_client_max_failures: u32,
+    pub login_window_minutes: u32,
+    /// Queue items per page.
+    pub page_size: u32,
+}
+
+impl Default for WebSettings {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            listen: std::net::SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: None,
+            tls_cert: None,
+            tls_key: None,
+            session_idle_minutes: 60,
+            session_max_hours: 12,
+            login_max_failures: 5,
+            login_client_max_failures: 20,
+            login_window_minutes: 15,
+            page_size: 100,
+        }
+    }
+}
+
+impl WebSettings {
+    /// Whether browsers reach us over HTTPS (directly or through a proxy): cookies get `Secure`.
+    pub fn https(&self) -> bool {
+        self.tls_cert.is_some() || self.public_url.as_deref().is_some_and(|u| u.starts_with("https://"))
+    }
 }
 
 /// Our rules for payment plans, applied on top of the CIS's eligibility.
@@ -869,6 +924,17 @@ impl Settings {
                     return Err(invalid(&key("oauth"), "expected either token, or token_url and client_id"));
                 }
             }
+        }
+        if self.web.tls_cert.is_some() != self.web.tls_key.is_some() {
+            return Err(invalid("web.tls_cert", "expected both tls_cert and tls_key (PEM files), or neither"));
+        }
+        if let Some(url) = &self.web.public_url {
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                return Err(invalid("web.public_url", "expected an http:// or https:// URL"));
+            }
+        }
+        if self.web.session_idle_minutes == 0 || self.web.session_max_hours == 0 || self.web.login_window_minutes == 0 {
+            return Err(invalid("web", "session_idle_minutes, session_max_hours and login_window_minutes must be at least 1"));
         }
         if self.brand.message_id_domain.contains(|c: char| c.is_whitespace() || c == '@') {
             return Err(invalid("brand.message_id_domain", "expected a domain name like mail.example"));

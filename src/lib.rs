@@ -1,5 +1,6 @@
 //! Switchyard: triage of a utility's customer messages. See README.md and DESIGN.md.
 
+pub mod accounts;
 pub mod app;
 pub mod approvals;
 pub mod bench;
@@ -21,4 +22,5 @@ pub mod telemetry;
 pub(crate) mod testing;
 pub mod text;
 pub mod training;
+pub mod web;
 pub mod worker;

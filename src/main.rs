@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use switchyard::cli::{BenchCommand, Cli, Command};
 use switchyard::config::Settings;
-use switchyard::{app, bench, commands, telemetry};
+use switchyard::{accounts, app, bench, commands, telemetry};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -70,6 +70,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::DemoCis { listen, token_env } => {
             block_on(commands::demo_cis(&settings()?, listen, token_env.as_deref()))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::User { what } => {
+            block_on(accounts::user(&settings()?, &cli.data_dir, what))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Token { what } => {
+            block_on(accounts::token(&settings()?, &cli.data_dir, what))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench { what } => {

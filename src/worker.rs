@@ -19,7 +19,7 @@ use crate::report::Reporter;
 use crate::store::{OutboxItem, Store, StoreError, StoredMessage};
 
 pub struct Worker {
-    pub pipeline: Pipeline,
+    pub pipeline: Arc<Pipeline>,
     pub store: Arc<dyn Store>,
     pub sink: Arc<dyn Sink>,
 }
@@ -150,7 +150,9 @@ impl Worker {
         let mut replaced = std::collections::HashSet::new();
         let mut stale = std::collections::HashSet::new();
         for item in &items {
-            if item.kind != OutgoingKind::Reply || item.attempts != 0 || replaced.contains(&item.message) {
+            // A reply a person approved was checked against live facts at approval.
+            let approved = crate::pipeline::act::is_approved_reply(&item.rfc_message_id);
+            if item.kind != OutgoingKind::Reply || item.attempts != 0 || approved || replaced.contains(&item.message) {
                 continue;
             }
             let Some(outcome) = self.pipeline.recheck(item.message, self.store.as_ref()).await? else { continue };
@@ -274,7 +276,7 @@ mod tests {
             LocalClock::Fixed(clock().local_now),
         );
         let sink = MaildirSink::open(&dir.join("outbox"), &dir.join("drafts"), &dir.join("review")).unwrap();
-        let mut worker = Worker { pipeline, store: store.clone(), sink: Arc::new(sink) };
+        let mut worker = Worker { pipeline: Arc::new(pipeline), store: store.clone(), sink: Arc::new(sink) };
         let mut reporter = Reporter::new(true, Box::new(std::io::sink()));
         worker.drain(&CancellationToken::new(), &mut reporter, &mut RunStats::default()).await.unwrap();
 
@@ -316,7 +318,7 @@ mod tests {
             LocalClock::Fixed(clock().local_now),
         );
         let sink = MaildirSink::open(&dir.join("outbox"), &dir.join("drafts"), &dir.join("review")).unwrap();
-        let worker = Worker { pipeline, store: store.clone(), sink: Arc::new(sink) };
+        let worker = Worker { pipeline: Arc::new(pipeline), store: store.clone(), sink: Arc::new(sink) };
         let pending = store.pending(10).await.unwrap();
         let outcomes = worker.pipeline.triage(&pending, store.as_ref()).await.unwrap();
         assert_eq!(outcomes[0].decision, crate::domain::Decision::AutoSend, "{:?}", outcomes[0].reasons);

@@ -106,6 +106,22 @@ pub fn compose(plan: &Plan<'_>, sender: &Sender) -> Result<Vec<Outgoing>, ActErr
     Ok(out)
 }
 
+/// The reply a person approved in the web queue or through the API. Its own id prefix (`p`)
+/// keeps it apart from an automatic reply to the same message (an emergency's safety reply),
+/// and it is not marked automatic: a person sent it (RFC 3834).
+pub fn approved_reply(message: &ParsedMessage, raw_sha256: &str, draft: &Draft, sender: &Sender) -> Result<Outgoing, ActError> {
+    let plan = Plan { message, raw_sha256, reply: Some(draft), draft: None, note: None, note_to: None, alert: None };
+    build(&plan, sender, OutgoingKind::Reply, APPROVED_PREFIX, &message.from, draft)
+}
+
+const APPROVED_PREFIX: &str = "p";
+
+/// Whether an outbox row is a reply a person approved (it was checked against live facts at
+/// approval, so the worker does not check it again).
+pub fn is_approved_reply(id: &MessageId) -> bool {
+    id.as_str().starts_with("p.")
+}
+
 /// `<prefix>.<hash>@<domain>`: the same inbound message always yields the same ids.
 pub fn derived_message_id(plan: &Plan<'_>, prefix: &str, domain: &str) -> MessageId {
     let hex = reference(plan.message.message_id.as_ref(), plan.raw_sha256);
@@ -157,6 +173,7 @@ fn build(
     }
     // RFC 3834 §5: automatic replies say so; a draft sent by a person is not automatic.
     let auto = match kind {
+        OutgoingKind::Reply if prefix == APPROVED_PREFIX => None,
         OutgoingKind::Reply => Some("auto-replied"),
         OutgoingKind::Alert | OutgoingKind::Note => Some("auto-generated"),
         OutgoingKind::Draft => None,

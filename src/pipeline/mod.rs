@@ -40,6 +40,9 @@ pub struct Outcome {
     pub source: String,
     pub message_id: Option<String>,
     pub from: Option<String>,
+    /// The customer's subject line, for the queue.
+    #[serde(skip)]
+    pub subject: Option<String>,
     pub customer: Option<String>,
     pub language: Option<Language>,
     pub intent: Option<Intent>,
@@ -69,6 +72,7 @@ impl Outcome {
             source: stored.source.clone(),
             message_id: None,
             from: None,
+            subject: None,
             customer: None,
             language: None,
             intent: None,
@@ -133,6 +137,36 @@ struct Facts {
     identity: identify::Identity,
     lang: Language,
     grounding: ground::Grounding,
+}
+
+/// A decided message read again by [`Pipeline::reread`].
+struct Reread {
+    stored: StoredMessage,
+    recorded: crate::store::RecordedDecision,
+    admitted: guard::Admitted,
+    classification: Classification,
+    fresh: Facts,
+}
+
+/// A reply a person approved, ready to queue, with what it was checked against.
+#[derive(Debug)]
+pub struct ApprovedReply {
+    pub channel: String,
+    pub reply: act::Outgoing,
+    /// The approved text fact-checked against `facts`.
+    pub claims: Vec<Claim>,
+    /// The facts as the live systems give them now.
+    pub facts: Vec<Fact>,
+    /// Facts the draft relied on that changed since it was written.
+    pub changes: Vec<recheck::Change>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApproveError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Compose(#[from] act::ActError),
 }
 
 /// What kind of channel a message came through, as told to other systems.
@@ -379,6 +413,7 @@ impl Pipeline {
             source: stored.source.clone(),
             message_id: admitted.message.message_id.as_ref().map(|m| m.to_string()),
             from: Some(admitted.message.from.to_string()),
+            subject: Some(admitted.message.subject.clone()),
             customer: identity.customer.as_ref().map(|c| c.account.to_string()),
             language: Some(classification.language),
             intent: Some(classification.intent),
@@ -460,18 +495,9 @@ impl Pipeline {
     /// The check before a reply is sent (see [`recheck`]): `None` when the facts the reply
     /// states are unchanged in the live systems, else the decision rebuilt from the new ones.
     pub async fn recheck(&self, message: i64, store: &dyn Store) -> Result<Option<Outcome>, StoreError> {
-        let Some((stored, recorded)) = store.recorded_decision(message).await? else { return Ok(None) };
-        let limits = parse::Limits { max_bytes: self.settings.worker.max_message_bytes };
-        // It was parsed and admitted when decided; the same bytes give the same result.
-        let Ok(parsed) = parse::run(&stored.raw, stored.stored_len, limits) else { return Ok(None) };
-        let Verdict::Admit(admitted) = guard::run(parsed, guard::SenderHistory::default(), &self.guard_rules()) else { return Ok(None) };
-        let mut classification = classify::run(&admitted.message, self.model.as_ref(), &self.settings.classify.stage());
-        // The recorded reading stands (it may have been the LLM's); entities come from the text.
-        classification.intent = recorded.intent.unwrap_or(classification.intent);
-        classification.urgency = recorded.urgency.unwrap_or(classification.urgency);
-        classification.language = recorded.language.unwrap_or(classification.language);
-        classification.confidence = recorded.confidence.unwrap_or(classification.confidence);
-        let mut fresh = self.facts_for(&stored, &admitted, &classification, &self.connectors.live()).await;
+        let Some(Reread { stored, recorded, admitted, classification, mut fresh }) = self.reread(message, store).await? else {
+            return Ok(None);
+        };
         let changes = recheck::changes(&recorded, &fresh.grounding.facts);
         if changes.is_empty() {
             return Ok(None);
@@ -487,6 +513,44 @@ impl Pipeline {
             outcome.reasons.push(reason);
         }
         Ok(Some(outcome))
+    }
+
+    /// A decided message read again: its recorded reading, and its facts fetched now from the
+    /// live systems (no cache). `None` when it was never decided or no longer parses.
+    async fn reread(&self, message: i64, store: &dyn Store) -> Result<Option<Reread>, StoreError> {
+        let Some((stored, recorded)) = store.recorded_decision(message).await? else { return Ok(None) };
+        let limits = parse::Limits { max_bytes: self.settings.worker.max_message_bytes };
+        // It was parsed and admitted when decided; the same bytes give the same result.
+        let Ok(parsed) = parse::run(&stored.raw, stored.stored_len, limits) else { return Ok(None) };
+        let Verdict::Admit(admitted) = guard::run(parsed, guard::SenderHistory::default(), &self.guard_rules()) else { return Ok(None) };
+        let mut classification = classify::run(&admitted.message, self.model.as_ref(), &self.settings.classify.stage());
+        // The recorded reading stands (it may have been the LLM's); entities come from the text.
+        classification.intent = recorded.intent.unwrap_or(classification.intent);
+        classification.urgency = recorded.urgency.unwrap_or(classification.urgency);
+        classification.language = recorded.language.unwrap_or(classification.language);
+        classification.confidence = recorded.confidence.unwrap_or(classification.confidence);
+        let fresh = self.facts_for(&stored, &admitted, &classification, &self.connectors.live()).await;
+        Ok(Some(Reread { stored, recorded, admitted, classification, fresh }))
+    }
+
+    /// The reply a person approved (`text`, edited or not), checked now against live facts:
+    /// the check before sending, done while the person is still there to see its result.
+    /// `None` when the message was never decided.
+    pub async fn approved_reply(&self, message: i64, text: &str, store: &dyn Store) -> Result<Option<ApprovedReply>, ApproveError> {
+        let Some(Reread { stored, recorded, admitted, fresh, .. }) = self.reread(message, store).await? else { return Ok(None) };
+        let check = factcheck::run(text, &fresh.grounding.facts, &self.allowlist, fresh.lang);
+        let changes = recheck::changes(&recorded, &fresh.grounding.facts);
+        let draft = Draft {
+            kind: draft::DraftKind::Reply,
+            language: fresh.lang,
+            template: "approved".into(),
+            subject: draft::reply_subject(&admitted.message.subject, fresh.lang),
+            body: text.to_string(),
+            attachments: fresh.grounding.attachments.clone(),
+            llm: None,
+        };
+        let reply = act::approved_reply(&admitted.message, &stored.raw_sha256, &draft, &self.sender_for(&stored.channel))?;
+        Ok(Some(ApprovedReply { channel: stored.channel, reply, claims: check.claims, facts: fresh.grounding.facts, changes }))
     }
 
     /// The LLM's wording of a reply when LLM drafting is on. Safety replies are never reworded:

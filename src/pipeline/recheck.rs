@@ -10,7 +10,7 @@ use crate::locale;
 use crate::store::RecordedDecision;
 
 /// A fact a sent reply would have relied on, then and now.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Change {
     pub key: String,
     pub before: String,

@@ -3,6 +3,7 @@
 //! workers) can both sit under it. A decision and its outbox rows commit together.
 
 pub mod sqlite;
+pub mod staff;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -23,6 +24,9 @@ pub enum StoreError {
     Corrupt(String),
     #[error("{0}")]
     NotFound(String),
+    /// The change lost a race or repeats one already made (a name taken, an item resolved).
+    #[error("{0}")]
+    Conflict(String),
 }
 
 /// A message as a channel hands it over.

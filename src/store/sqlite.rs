@@ -16,10 +16,12 @@ use super::{RecordedDecision,
     ApprovalRecord, CorrectedMessage, Correction, Counts, Ingested, NewMessage, OutboxItem, Problem, Resolution, SenderLookup, Store, StoreError, StoredMessage, SyncCursor,
     WaitingApproval,
 };
-use crate::domain::{EmailAddress, MessageId};
+use crate::domain::{Decision, EmailAddress, MessageId};
 use crate::pipeline::Outcome;
 use crate::pipeline::act::{Outgoing, OutgoingKind};
 use crate::pipeline::guard::SenderHistory;
+
+mod staff;
 
 pub struct SqliteStore {
     pub(crate) pool: SqlitePool,
@@ -391,7 +393,7 @@ impl Store for SqliteStore {
             "SELECT a.message, a.channel, a.inbound_message_id, a.draft_message_id, a.customer, a.proposal,
                     a.missing_since, d.language, d.facts
              FROM approvals a JOIN decisions d ON d.message = a.message
-             WHERE a.state = 'waiting' AND a.channel = ? ORDER BY a.message",
+             WHERE a.state = 'waiting' AND a.draft_message_id IS NOT NULL AND a.channel = ? ORDER BY a.message",
         )
         .bind(channel)
         .fetch_all(&self.pool)
@@ -481,30 +483,9 @@ impl Store for SqliteStore {
     }
 
     async fn correct(&self, c: &Correction) -> Result<(), StoreError> {
-        let decided: Option<(String,)> = sqlx::query_as("SELECT decision FROM decisions WHERE message = ?")
-            .bind(c.message)
-            .fetch_optional(&self.pool)
-            .await?;
-        match decided.as_ref().map(|(d,)| d.as_str()) {
-            None => return Err(StoreError::NotFound(format!("message {} has no decision yet", c.message))),
-            Some("ignore" | "quarantine") => {
-                return Err(StoreError::NotFound(format!("message {} was never classified (ignored or quarantined)", c.message)));
-            }
-            Some(_) => {}
-        }
-        sqlx::query(
-            "INSERT INTO corrections (message, intent, urgency, corrected_by, corrected_at) VALUES (?, ?, ?, ?, ?)
-             ON CONFLICT (message) DO UPDATE SET intent = COALESCE(excluded.intent, intent),
-                urgency = COALESCE(excluded.urgency, urgency), corrected_by = excluded.corrected_by,
-                corrected_at = excluded.corrected_at",
-        )
-        .bind(c.message)
-        .bind(c.intent.map(|i| i.as_str()))
-        .bind(c.urgency.map(|u| u.as_str()))
-        .bind(&c.by)
-        .bind(Utc::now())
-        .execute(&self.pool)
-        .await?;
+        let mut tx = self.pool.begin().await?;
+        staff::correct_in(&mut tx, c.message, c.intent, c.urgency, &c.by).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -559,8 +540,8 @@ async fn record_in(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, outcomes: &[Out
             "INSERT INTO decisions (message, header_message_id, sender, customer, language, intent, urgency,
                 confidence, decision, reasons, policy_version, model, facts, claims, draft_subject, draft_body, decided_at,
                 decided_by, llm_model, llm_prompt, llm_outcome, llm_tokens_in, llm_tokens_out, llm_cost,
-                draft_template, draft_llm, draft_llm_prompt) VALUES",
-            27,
+                draft_template, draft_llm, draft_llm_prompt, subject) VALUES",
+            28,
             chunk.len(),
             "",
         );
@@ -593,7 +574,8 @@ async fn record_in(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, outcomes: &[Out
                 .bind(o.llm.as_ref().map(|l| l.usage.cost))
                 .bind(o.draft.as_ref().map(|d| d.template.as_str()))
                 .bind(o.draft.as_ref().and_then(|d| d.llm.as_ref()).map(json))
-                .bind(o.draft.as_ref().and_then(|d| d.llm.as_ref()).map(|l| l.prompt.as_str()));
+                .bind(o.draft.as_ref().and_then(|d| d.llm.as_ref()).map(|l| l.prompt.as_str()))
+                .bind(&o.subject);
         }
         q.execute(&mut **tx).await?;
     }
@@ -618,7 +600,10 @@ async fn record_in(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, outcomes: &[Out
         }
         ids.extend(q.fetch_all(&mut **tx).await?);
     }
-    for (o, out) in outgoing.iter().filter(|(_, out)| out.kind == OutgoingKind::Draft) {
+    // Every decision that leaves work for a person is a queue item, with its draft when one
+    // was written (a person writes the reply when none was).
+    for o in outcomes.iter().filter(|o| matches!(o.decision, Decision::Approve | Decision::Escalate)) {
+        let draft = o.outgoing.iter().find(|out| out.kind == OutgoingKind::Draft);
         sqlx::query(
             "INSERT INTO approvals (message, channel, inbound_message_id, draft_message_id, customer, proposal, created_at, updated_at)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -626,9 +611,9 @@ async fn record_in(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, outcomes: &[Out
         .bind(o.message)
         .bind(&o.channel)
         .bind(&o.message_id)
-        .bind(out.message_id.as_str())
-        .bind(out.recipient.as_str())
-        .bind(o.draft.as_ref().map(|d| d.body.as_str()).unwrap_or_default())
+        .bind(draft.map(|d| d.message_id.as_str()))
+        .bind(draft.map(|d| d.recipient.as_str()).or(o.from.as_deref()).unwrap_or_default())
+        .bind(draft.and(o.draft.as_ref()).map(|d| d.body.as_str()).unwrap_or_default())
         .bind(now)
         .bind(now)
         .execute(&mut **tx)
@@ -695,6 +680,7 @@ mod tests {
             source: "test".into(),
             message_id: Some(mid.into()),
             from: reply_to.map(String::from),
+            subject: None,
             customer: None,
             language: None,
             intent: None,
