@@ -10,6 +10,8 @@ pub mod inert;
 mod ops;
 mod pages;
 mod tls;
+#[cfg(test)]
+mod tests;
 
 pub use tls::ClientAddr;
 
