@@ -1089,6 +1089,12 @@ mod tests {
             .unwrap_or_else(|e| panic!("http-connectors: {e}"));
         assert_eq!((s.connectors.cis, s.connectors.oms), (ConnectorKind::Http, ConnectorKind::Http));
         assert!(s.connectors.cis_http.token.is_some());
+        let s = Settings::from_toml("web-queue", include_str!("../config/examples/web-queue.toml"), no_env())
+            .unwrap_or_else(|e| panic!("web-queue: {e}"));
+        assert!(s.web.enabled && s.web.https());
+        let half = "[web]\ntls_cert = \"/etc/cert.pem\"\n";
+        let e = Settings::from_toml("t", half, no_env()).unwrap_err().to_string();
+        assert!(e.contains("web.tls_cert") && e.contains("tls_key"), "{e}");
     }
 
     #[test]

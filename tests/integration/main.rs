@@ -11,4 +11,5 @@ mod llm;
 mod mail;
 mod restart;
 mod samples;
+mod web;
 mod watch;
