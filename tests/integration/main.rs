@@ -12,3 +12,4 @@ mod mail;
 mod restart;
 mod samples;
 mod watch;
+mod webhooks;
