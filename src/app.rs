@@ -25,6 +25,7 @@ use crate::pipeline::{LocalClock, Pipeline};
 use crate::report::Reporter;
 use crate::store::Store;
 use crate::store::sqlite::SqliteStore;
+use crate::webhooks::Dispatcher;
 use crate::worker::{RunStats, Worker};
 
 pub struct RunOptions {
@@ -48,6 +49,8 @@ pub async fn run(settings: Settings, data_dir: &Path, options: RunOptions) -> an
     let db = data_dir.join(&settings.store.sqlite_file);
     let sqlite = Arc::new(SqliteStore::open(&db).await.with_context(|| format!("cannot open the database {}", db.display()))?);
     let store: Arc<dyn Store> = sqlite.clone();
+    // Before anything is recorded: a webhook configured for this run gets this run's events.
+    let webhooks = Dispatcher::start(&settings, sqlite.clone()).await.context("cannot set up the webhooks ([[webhooks]])")?;
     let (connectors, clock) = connectors(&settings).context("cannot set up the CIS and OMS connectors ([connectors])")?;
     let templates = Templates::embedded().context("the embedded templates are broken")?;
     let model = classify::load_model(&settings.classify.model).context("cannot load the classifier (classify.model)")?;
@@ -104,6 +107,16 @@ pub async fn run(settings: Settings, data_dir: &Path, options: RunOptions) -> an
                 summary.source_failures += 1;
             }
         }
+        if let Some(webhooks) = &webhooks {
+            // One pass: each delivery due now is attempted once; retries wait for a later run.
+            tokio::select! {
+                () = cancel.cancelled() => {}
+                pass = webhooks.pass() => match pass {
+                    Ok(p) => tracing::info!(delivered = p.delivered, retrying = p.retrying, failed = p.failed, "webhook deliveries"),
+                    Err(e) => tracing::error!(error = %e, "webhook deliveries: the store failed; they are attempted on the next run"),
+                },
+            }
+        }
     } else {
         let mut web_task = None;
         if settings.web.enabled {
@@ -115,6 +128,7 @@ pub async fn run(settings: Settings, data_dir: &Path, options: RunOptions) -> an
             .map(|s| tokio::spawn(channels::drive(s, store.clone(), wake.clone(), cancel.clone())))
             .collect();
         tasks.extend(watchers.into_iter().map(|w| tokio::spawn(w.run(store.clone(), cancel.clone()))));
+        tasks.extend(webhooks.map(|w| tokio::spawn(w.run(cancel.clone()))));
         summary.stats = worker.run(false, &cancel, &mut reporter, &wake, rescan).await?;
         cancel.cancel();
         for task in tasks.into_iter().chain(web_task) {

@@ -7,6 +7,7 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 
 use crate::domain::{EmailAddress, Intent, Urgency};
+use crate::store::events::EventKind;
 
 /// The configuration shipped in the repository and embedded in the binary, used when the
 /// default path does not exist (so the binary runs from any directory).
@@ -67,6 +68,12 @@ pub struct Settings {
     /// The web queue, the REST API, health checks and metrics.
     #[serde(default)]
     pub web: WebSettings,
+    /// Outgoing webhooks: events POSTed, signed, to other systems (docs/readme-webhooks.md).
+    #[serde(default)]
+    pub webhooks: Vec<WebhookSettings>,
+    /// How webhook deliveries are paced and retried.
+    #[serde(default)]
+    pub webhook_delivery: WebhookDeliverySettings,
 }
 
 /// The web server `run` starts beside the worker (not with `--once`).
@@ -118,6 +125,57 @@ impl WebSettings {
     /// Whether browsers reach us over HTTPS (directly or through a proxy): cookies get `Secure`.
     pub fn https(&self) -> bool {
         self.tls_cert.is_some() || self.public_url.as_deref().is_some_and(|u| u.starts_with("https://"))
+    }
+}
+
+/// One receiver of events.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSettings {
+    /// Short name: in logs, in `switchyard status`, and the key of its deliveries in the store
+    /// (renaming a webhook makes it a new one).
+    pub name: String,
+    /// Where events are POSTed: `https://…` (or `http://…`).
+    pub url: String,
+    /// The HMAC-SHA256 key of `X-Switchyard-Signature`; a string or `{ env = "VARIABLE" }`.
+    pub secret: crate::secret::Secret,
+    /// The events it receives; default all of them.
+    #[serde(default = "all_events")]
+    pub events: Vec<EventKind>,
+    /// One POST at most this long, connecting included.
+    #[serde(default = "default_webhook_timeout")]
+    pub timeout_ms: u64,
+    /// Attempts before a delivery is marked failed.
+    #[serde(default = "default_webhook_attempts")]
+    pub max_attempts: u32,
+}
+
+fn all_events() -> Vec<EventKind> {
+    EventKind::ALL.to_vec()
+}
+fn default_webhook_timeout() -> u64 {
+    5_000
+}
+fn default_webhook_attempts() -> u32 {
+    8
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhookDeliverySettings {
+    /// The first retry waits this long, each further one twice as long as the one before.
+    pub retry_base_ms: u64,
+    /// No wait between two attempts is longer than this.
+    pub retry_max_ms: u64,
+    /// Due deliveries are looked for at least this often (new events also wake the dispatcher).
+    pub poll_ms: u64,
+    /// POSTs in flight at once, over all webhooks.
+    pub concurrency: usize,
+}
+
+impl Default for WebhookDeliverySettings {
+    fn default() -> Self {
+        Self { retry_base_ms: 1_000, retry_max_ms: 15 * 60 * 1_000, poll_ms: 5_000, concurrency: 4 }
     }
 }
 
@@ -939,7 +997,55 @@ impl Settings {
         if self.brand.message_id_domain.contains(|c: char| c.is_whitespace() || c == '@') {
             return Err(invalid("brand.message_id_domain", "expected a domain name like mail.example"));
         }
+        self.validate_webhooks().map_err(|(key, message)| invalid(&key, &message))
+    }
+
+    /// `[[webhooks]]` and `[webhook_delivery]`; on error, the key and what is wrong.
+    fn validate_webhooks(&self) -> Result<(), (String, String)> {
+        let d = &self.webhook_delivery;
+        let key = |k: &str| format!("webhook_delivery.{k}");
+        if d.retry_base_ms == 0 || d.poll_ms == 0 || d.concurrency == 0 {
+            return Err((key("retry_base_ms"), "retry_base_ms, poll_ms and concurrency must be at least 1".into()));
+        }
+        if d.retry_max_ms < d.retry_base_ms {
+            return Err((key("retry_max_ms"), format!("expected at least retry_base_ms ({})", d.retry_base_ms)));
+        }
+        let mut names = std::collections::HashSet::new();
+        for (i, w) in self.webhooks.iter().enumerate() {
+            let key = |k: &str| format!("webhooks[{i}].{k}");
+            if w.name.is_empty() || !w.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+                return Err((key("name"), "expected letters, digits, - or _".into()));
+            }
+            if !names.insert(w.name.as_str()) {
+                return Err((key("name"), format!("two webhooks are named `{}`", w.name)));
+            }
+            webhook_url(&w.url).map_err(|message| (key("url"), message))?;
+            if w.secret.expose().is_empty() {
+                return Err((key("secret"), "expected a secret shared with the receiver (a string or { env = \"VARIABLE\" })".into()));
+            }
+            if w.events.is_empty() {
+                return Err((key("events"), format!("expected at least one of {}; leave the key out for all", event_names())));
+            }
+            if w.timeout_ms == 0 || w.max_attempts == 0 {
+                return Err((key("timeout_ms"), "timeout_ms and max_attempts must be at least 1".into()));
+            }
+        }
         Ok(())
+    }
+}
+
+fn event_names() -> String {
+    EventKind::ALL.iter().map(|k| format!("`{}`", k.as_str())).collect::<Vec<_>>().join(", ")
+}
+
+/// A webhook's URL: absolute, http or https, with a host. The error says what is wrong without
+/// repeating the URL, which may carry a token.
+pub fn webhook_url(url: &str) -> Result<reqwest::Url, String> {
+    let parsed = reqwest::Url::parse(url).map_err(|e| format!("not a URL ({e}); expected e.g. https://hooks.example/switchyard"))?;
+    match parsed.scheme() {
+        "http" | "https" if parsed.host_str().is_some_and(|h| !h.is_empty()) => Ok(parsed),
+        "http" | "https" => Err("expected a URL with a host, e.g. https://hooks.example/switchyard".into()),
+        other => Err(format!("expected an http:// or https:// URL, found `{other}:`")),
     }
 }
 
@@ -1197,6 +1303,63 @@ security = "plain"
         assert!(e.contains("connectors.cis") && e.contains("demo"), "{e}");
         // Settings of a system left on the demo are not checked.
         Settings::from_toml("f.toml", "[connectors.cis_http]\ntimeout_ms = 0\n", no_env()).unwrap();
+    }
+
+    const WEBHOOK: &str = "[[webhooks]]\nname = \"crm\"\nurl = \"https://crm.example/hooks\"\nsecret = \"s3cret\"\n";
+
+    #[test]
+    fn webhooks_have_defaults_and_a_secret_from_the_environment() {
+        let s = Settings::from_toml("f.toml", "", no_env()).unwrap();
+        assert!(s.webhooks.is_empty());
+        assert_eq!((s.webhook_delivery.retry_base_ms, s.webhook_delivery.concurrency), (1_000, 4));
+        let s = Settings::from_toml("f.toml", WEBHOOK, no_env()).unwrap();
+        let w = &s.webhooks[0];
+        assert_eq!((w.name.as_str(), w.timeout_ms, w.max_attempts), ("crm", 5_000, 8));
+        assert_eq!(w.events, EventKind::ALL);
+        assert!(!format!("{w:?}").contains("s3cret"), "the secret is never printed");
+        // SAFETY: test-only, a variable no other test uses.
+        unsafe { std::env::set_var("SWITCHYARD_TEST_WEBHOOK_SECRET", "from-env") };
+        let text = WEBHOOK.replace("\"s3cret\"", "{ env = \"SWITCHYARD_TEST_WEBHOOK_SECRET\" }") + "events = [\"reply.sent\"]\n";
+        let s = Settings::from_toml("f.toml", &text, no_env()).unwrap();
+        assert_eq!(s.webhooks[0].secret.expose(), "from-env");
+        assert_eq!(s.webhooks[0].events, [EventKind::ReplySent]);
+    }
+
+    #[test]
+    fn the_commented_webhook_example_in_the_default_configuration_loads() {
+        let example: String = EMBEDDED_DEFAULT
+            .lines()
+            .skip_while(|l| !l.starts_with("# [[webhooks]]"))
+            .take_while(|l| l.starts_with("# "))
+            .map(|l| format!("{}\n", &l[2..]))
+            .collect();
+        assert!(example.contains("max_attempts"), "{example}");
+        let example = example.replace("{ env = \"CRM_WEBHOOK_SECRET\" }", "\"x\"");
+        let s = Settings::from_toml("example", &format!("{EMBEDDED_DEFAULT}\n{example}"), no_env()).unwrap();
+        assert_eq!(s.webhooks[0].events, [EventKind::DraftPending, EventKind::ReplySent]);
+    }
+
+    #[test]
+    fn bad_webhooks_are_named_with_what_to_write() {
+        let err = |extra: &str, base: &str| Settings::from_toml("f.toml", &format!("{base}{extra}"), no_env()).unwrap_err().to_string();
+        let e = err("events = [\"message.sent\"]\n", WEBHOOK);
+        assert!(e.contains("webhooks[0].events") && e.contains("message.triaged"), "{e}");
+        let e = err("events = []\n", WEBHOOK);
+        assert!(e.contains("webhooks[0].events") && e.contains("leave the key out"), "{e}");
+        let e = err("retries = 3\n", WEBHOOK);
+        assert!(e.contains("retries") && e.contains("max_attempts"), "{e}");
+        let e = err("", &WEBHOOK.replace("https://crm.example/hooks", "ftp://crm.example/x"));
+        assert!(e.contains("webhooks[0].url") && e.contains("http:// or https://"), "{e}");
+        let e = err("", &WEBHOOK.replace("https://crm.example/hooks", "crm.example/hooks?token=abc"));
+        assert!(e.contains("webhooks[0].url") && !e.contains("token=abc"), "the URL is not repeated: {e}");
+        let e = err("", &WEBHOOK.replace("\"s3cret\"", "\"\""));
+        assert!(e.contains("webhooks[0].secret"), "{e}");
+        let e = err(WEBHOOK, WEBHOOK);
+        assert!(e.contains("webhooks[1].name") && e.contains("crm"), "{e}");
+        let e = err("max_attempts = 0\n", WEBHOOK);
+        assert!(e.contains("webhooks[0]") && e.contains("at least 1"), "{e}");
+        let e = err("[webhook_delivery]\nretry_base_ms = 500\nretry_max_ms = 100\n", "");
+        assert!(e.contains("webhook_delivery.retry_max_ms"), "{e}");
     }
 
     #[test]

@@ -23,4 +23,5 @@ pub(crate) mod testing;
 pub mod text;
 pub mod training;
 pub mod web;
+pub mod webhooks;
 pub mod worker;

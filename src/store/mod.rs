@@ -2,6 +2,7 @@
 //! outbox, behind one [`Store`] trait so SQLite (the embedded default) and PostgreSQL (several
 //! workers) can both sit under it. A decision and its outbox rows commit together.
 
+pub mod events;
 pub mod sqlite;
 pub mod staff;
 
@@ -189,11 +190,12 @@ pub struct ApprovalRecord {
 /// Something a person must look at: a delivery that failed for good, or a message quarantined.
 #[derive(Debug, Clone, Serialize)]
 pub struct Problem {
-    /// `delivery_failed` or `quarantined`.
+    /// `delivery_failed`, `quarantined` or `webhook_failed`.
     pub kind: &'static str,
     pub message: i64,
     pub source: String,
-    /// The recipient of a failed delivery, the sender of a quarantined message.
+    /// The recipient of a failed delivery, the sender of a quarantined message, the webhook
+    /// (`webhook <name>`) of a failed webhook delivery.
     pub address: Option<String>,
     pub detail: String,
     pub at: String,
@@ -274,7 +276,7 @@ pub trait Store: Send + Sync {
 
     async fn approvals(&self) -> Result<Vec<ApprovalRecord>, StoreError>;
 
-    /// Failed deliveries and quarantined messages, newest first.
+    /// Failed deliveries (outbox and webhooks) and quarantined messages, newest first.
     async fn problems(&self, limit: u32) -> Result<Vec<Problem>, StoreError>;
 
     /// Records a person's correction of a message's intent or urgency (the latest wins).

@@ -12,6 +12,7 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlSafeStr, SqlitePool};
 
+use super::events::{self, EventKind};
 use super::{RecordedDecision, 
     ApprovalRecord, CorrectedMessage, Correction, Counts, Ingested, NewMessage, OutboxItem, Problem, Resolution, SenderLookup, Store, StoreError, StoredMessage, SyncCursor,
     WaitingApproval,
@@ -25,6 +26,8 @@ mod staff;
 
 pub struct SqliteStore {
     pub(crate) pool: SqlitePool,
+    /// Notified after a commit that wrote events, to wake the webhook dispatcher.
+    pub(crate) events_written: std::sync::Arc<tokio::sync::Notify>,
 }
 
 impl SqliteStore {
@@ -47,7 +50,7 @@ impl SqliteStore {
         // read-your-writes order the pipeline relies on.
         let pool = SqlitePoolOptions::new().max_connections(1).connect_with(options).await?;
         migrator().run(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self { pool, events_written: Default::default() })
     }
 }
 
@@ -235,6 +238,7 @@ impl Store for SqliteStore {
         let mut tx = self.pool.begin().await?;
         let items = record_in(&mut tx, outcomes).await?;
         tx.commit().await?;
+        self.events_written.notify_one();
         Ok(items)
     }
 
@@ -254,6 +258,7 @@ impl Store for SqliteStore {
         let items = record_in(&mut tx, std::slice::from_ref(outcome)).await?;
         sqlx::query("UPDATE decisions SET redecided_at = ? WHERE message = ?").bind(Utc::now()).bind(outcome.message).execute(&mut *tx).await?;
         tx.commit().await?;
+        self.events_written.notify_one();
         Ok(Some(items))
     }
 
@@ -305,8 +310,23 @@ impl Store for SqliteStore {
         .bind(Utc::now())
         .execute(&mut *tx)
         .await?;
-        sqlx::query("UPDATE messages SET state = 'done' WHERE id = ?").bind(message).execute(&mut *tx).await?;
+        let channel: String = sqlx::query_scalar("UPDATE messages SET state = 'done' WHERE id = ? RETURNING channel")
+            .bind(message)
+            .fetch_one(&mut *tx)
+            .await?;
+        let data = events::DecisionData {
+            message,
+            channel: &channel,
+            intent: None,
+            urgency: None,
+            language: None,
+            decision: crate::domain::Decision::Quarantine.as_str(),
+            reasons: vec![crate::domain::ReasonCode::ProcessingFailed.as_str()],
+            policy_version: "worker",
+        };
+        events::emit(&mut tx, EventKind::MessageTriaged, message, events::to_value(&data)).await?;
         tx.commit().await?;
+        self.events_written.notify_one();
         Ok(true)
     }
 
@@ -334,11 +354,31 @@ impl Store for SqliteStore {
         if outbox.is_empty() {
             return Ok(());
         }
-        sqlx::query("UPDATE outbox SET state = 'sent', sent_at = ? WHERE id IN (SELECT value FROM json_each(?))")
-            .bind(at)
-            .bind(json(&outbox))
-            .execute(&self.pool)
-            .await?;
+        let mut tx = self.pool.begin().await?;
+        // Only rows not already sent: a reply is reported sent once.
+        let sent: Vec<(i64, i64, String, String)> = sqlx::query_as(
+            "UPDATE outbox SET state = 'sent', sent_at = ? WHERE id IN (SELECT value FROM json_each(?)) AND state <> 'sent'
+             RETURNING id, message, channel, kind",
+        )
+        .bind(at)
+        .bind(json(&outbox))
+        .fetch_all(&mut *tx)
+        .await?;
+        let sent_at = at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let replies: Vec<events::NewEvent> = sent
+            .iter()
+            .filter(|(.., kind)| kind == OutgoingKind::Reply.as_str())
+            .map(|(id, message, channel, _)| events::NewEvent {
+                kind: EventKind::ReplySent,
+                message: *message,
+                data: events::to_value(&events::ReplySentData { message: *message, outbox: *id, channel, sent_at: sent_at.clone() }),
+            })
+            .collect();
+        events::emit_all(&mut tx, &replies).await?;
+        tx.commit().await?;
+        if !replies.is_empty() {
+            self.events_written.notify_one();
+        }
         Ok(())
     }
 
@@ -456,6 +496,12 @@ impl Store for SqliteStore {
                 UNION ALL
                 SELECT 'quarantined', d.message, m.channel || '/' || m.channel_ref, d.sender, d.reasons, d.decided_at
                 FROM decisions d JOIN messages m ON m.id = d.message WHERE d.decision = 'quarantine'
+                UNION ALL
+                SELECT 'webhook_failed', e.message, m.channel || '/' || m.channel_ref, 'webhook ' || w.webhook,
+                       e.kind || ' (event ' || e.id || ', delivery ' || w.delivery_id || '): ' || COALESCE(w.last_error, ''),
+                       w.last_attempt_at
+                FROM webhook_deliveries w JOIN events e ON e.id = w.event JOIN messages m ON m.id = e.message
+                WHERE w.state = 'failed'
              ) ORDER BY at DESC LIMIT ?",
         )
         .bind(limit)
@@ -471,7 +517,11 @@ impl Store for SqliteStore {
                     .map(|rs| rs.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))
                     .unwrap_or(detail);
                 Problem {
-                    kind: if kind == "delivery_failed" { "delivery_failed" } else { "quarantined" },
+                    kind: match kind.as_str() {
+                        "delivery_failed" => "delivery_failed",
+                        "webhook_failed" => "webhook_failed",
+                        _ => "quarantined",
+                    },
                     message: r.get("message"),
                     source: r.get("source"),
                     address: r.get("address"),
@@ -528,8 +578,8 @@ impl Store for SqliteStore {
     }
 }
 
-/// Writes decisions, their outbox rows and approvals, and marks the messages done, inside the
-/// caller's transaction.
+/// Writes decisions, their outbox rows, approvals and events, and marks the messages done,
+/// inside the caller's transaction.
 async fn record_in(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, outcomes: &[Outcome]) -> Result<Vec<OutboxItem>, StoreError> {
     let now = Utc::now();
     let outgoing: Vec<(&Outcome, &Outgoing)> =
@@ -619,6 +669,8 @@ async fn record_in(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, outcomes: &[Out
         .execute(&mut **tx)
         .await?;
     }
+    let events: Vec<events::NewEvent> = outcomes.iter().flat_map(events::decision_events).collect();
+    events::emit_all(tx, &events).await?;
     let done: Vec<i64> = outcomes.iter().map(|o| o.message).collect();
     sqlx::query("UPDATE messages SET state = 'done' WHERE id IN (SELECT value FROM json_each(?))")
         .bind(json(&done))

@@ -13,3 +13,4 @@ mod restart;
 mod samples;
 mod web;
 mod watch;
+mod webhooks;
