@@ -49,6 +49,7 @@ pub async fn run(settings: Settings, data_dir: &Path, options: RunOptions) -> an
     let db = data_dir.join(&settings.store.sqlite_file);
     let sqlite = Arc::new(SqliteStore::open(&db).await.with_context(|| format!("cannot open the database {}", db.display()))?);
     let store: Arc<dyn Store> = sqlite.clone();
+    let signer = Arc::new(audit_signer(&settings, data_dir, &sqlite).await?);
     // Before anything is recorded: a webhook configured for this run gets this run's events.
     let webhooks = Dispatcher::start(&settings, sqlite.clone()).await.context("cannot set up the webhooks ([[webhooks]])")?;
     let (connectors, clock) = connectors(&settings).context("cannot set up the CIS and OMS connectors ([connectors])")?;
@@ -128,6 +129,8 @@ pub async fn run(settings: Settings, data_dir: &Path, options: RunOptions) -> an
             .map(|s| tokio::spawn(channels::drive(s, store.clone(), wake.clone(), cancel.clone())))
             .collect();
         tasks.extend(watchers.into_iter().map(|w| tokio::spawn(w.run(store.clone(), cancel.clone()))));
+        let every = Duration::from_secs(settings.audit.sign_interval_seconds);
+        tasks.push(tokio::spawn(sign_periodically(sqlite.clone(), signer.clone(), every, cancel.clone())));
         tasks.extend(webhooks.map(|w| tokio::spawn(w.run(cancel.clone()))));
         summary.stats = worker.run(false, &cancel, &mut reporter, &wake, rescan).await?;
         cancel.cancel();
@@ -135,8 +138,42 @@ pub async fn run(settings: Settings, data_dir: &Path, options: RunOptions) -> an
             let _ = task.await;
         }
     }
+    // The last entries of this run are covered by a signed head before it ends.
+    if let Err(e) = sqlite.sign_audit_head(&signer).await {
+        tracing::error!(error = %e, "cannot sign the audit trail's head");
+    }
     reporter.finish();
     Ok(summary)
+}
+
+/// The audit trail's signing key (made on the first run when none is configured), and the
+/// configuration recorded in the trail when it changed since the last run.
+async fn audit_signer(settings: &Settings, data_dir: &Path, store: &SqliteStore) -> anyhow::Result<crate::audit::sign::Signer> {
+    let (signer, created) = crate::audit::signer(settings, data_dir).context("cannot load the audit signing key ([audit])")?;
+    if created {
+        tracing::warn!(
+            file = %data_dir.join(&settings.audit.key_file).display(),
+            public_key = signer.public_hex(),
+            "made a new audit signing key; keep its public key somewhere else (audit.public_key) to verify the trail against"
+        );
+    }
+    if store.record_configuration(&crate::audit::config_fingerprint(settings), &settings.policy.version).await? {
+        tracing::info!("configuration recorded in the audit trail (changed since the last run)");
+    }
+    Ok(signer)
+}
+
+/// Signs the chain head every `every` while entries are being added, until `cancel`.
+async fn sign_periodically(store: Arc<SqliteStore>, signer: Arc<crate::audit::sign::Signer>, every: Duration, cancel: CancellationToken) {
+    loop {
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            () = tokio::time::sleep(every) => {}
+        }
+        if let Err(e) = store.sign_audit_head(&signer).await {
+            tracing::error!(error = %e, "cannot sign the audit trail's head");
+        }
+    }
 }
 
 /// The CIS and OMS the settings choose (the demo or HTTP, each) and the worker's clock.

@@ -116,11 +116,34 @@ pub enum Command {
         #[command(subcommand)]
         what: TokenCommand,
     },
+    /// The audit trail: verify it, sign its head, make a signing key
+    Audit {
+        #[command(subcommand)]
+        what: AuditCommand,
+    },
     /// Benchmarks that print figures
     Bench {
         #[command(subcommand)]
         what: BenchCommand,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Checks every entry and signed head; exits 0 when the trail is intact, 1 otherwise,
+    /// naming the first bad entry
+    Verify {
+        /// The public key to check signatures against (hex) [default: audit.public_key, else
+        /// the signing key's own]
+        #[arg(long, value_name = "HEX")]
+        public_key: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Signs the chain head now (the worker also does it every audit.sign_interval_seconds)
+    Sign,
+    /// Prints a new signing key (64 hex digits) on stdout and its public key on stderr
+    Keygen,
 }
 
 #[derive(Debug, Subcommand)]

@@ -68,12 +68,37 @@ pub struct Settings {
     /// The web queue, the REST API, health checks and metrics.
     #[serde(default)]
     pub web: WebSettings,
+    /// The audit trail's signing key and how often the chain head is signed.
+    #[serde(default)]
+    pub audit: AuditSettings,
     /// Outgoing webhooks: events POSTed, signed, to other systems (docs/readme-webhooks.md).
     #[serde(default)]
     pub webhooks: Vec<WebhookSettings>,
     /// How webhook deliveries are paced and retried.
     #[serde(default)]
     pub webhook_delivery: WebhookDeliverySettings,
+}
+
+/// The audit trail: the Ed25519 key that signs its head, and how often.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditSettings {
+    /// The signing key: 64 hex digits (an Ed25519 seed), the value or `{ env = "VARIABLE" }`.
+    /// When unset, the key in `key_file` is used, made on the first run.
+    pub signing_key: Option<crate::secret::Secret>,
+    /// Relative to the data directory.
+    pub key_file: PathBuf,
+    /// The public key `audit verify` checks signatures against (hex). Keep it where whoever can
+    /// change the database cannot; unset, the signing key's own public half is used.
+    pub public_key: Option<String>,
+    /// The worker signs the chain head this often when entries were added.
+    pub sign_interval_seconds: u64,
+}
+
+impl Default for AuditSettings {
+    fn default() -> Self {
+        Self { signing_key: None, key_file: PathBuf::from("audit.key"), public_key: None, sign_interval_seconds: 60 }
+    }
 }
 
 /// The web server `run` starts beside the worker (not with `--once`).
@@ -982,6 +1007,12 @@ impl Settings {
                     return Err(invalid(&key("oauth"), "expected either token, or token_url and client_id"));
                 }
             }
+        }
+        if self.audit.public_key.as_deref().is_some_and(|k| k.len() != 64 || !k.chars().all(|c| c.is_ascii_hexdigit())) {
+            return Err(invalid("audit.public_key", "expected 64 hex digits (`switchyard audit keygen` prints one)"));
+        }
+        if self.audit.sign_interval_seconds == 0 {
+            return Err(invalid("audit.sign_interval_seconds", "expected at least 1"));
         }
         if self.web.tls_cert.is_some() != self.web.tls_key.is_some() {
             return Err(invalid("web.tls_cert", "expected both tls_cert and tls_key (PEM files), or neither"));

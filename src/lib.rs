@@ -2,6 +2,8 @@
 
 pub mod accounts;
 pub mod app;
+pub mod audit;
+pub mod audit_cli;
 pub mod approvals;
 pub mod bench;
 pub mod channels;

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use switchyard::cli::{BenchCommand, Cli, Command};
 use switchyard::config::Settings;
-use switchyard::{accounts, app, bench, commands, telemetry};
+use switchyard::{accounts, app, audit_cli, bench, commands, telemetry};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -71,6 +71,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::DemoCis { listen, token_env } => {
             block_on(commands::demo_cis(&settings()?, listen, token_env.as_deref()))?;
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Audit { what } => {
+            // The contract: 0 when the trail is intact, non-zero otherwise (errors included).
+            let intact = block_on(audit_cli::run(&settings()?, &cli.data_dir, what))?;
+            Ok(if intact { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
         Command::User { what } => {
             block_on(accounts::user(&settings()?, &cli.data_dir, what))?;

@@ -148,6 +148,11 @@ impl Store for SqliteStore {
             }
             ids.extend(q.fetch_all(&mut *tx).await?);
         }
+        let received: Vec<crate::audit::NewEntry> = messages
+            .iter()
+            .filter_map(|m| ids.get(m.channel_ref).map(|&id| crate::audit::entries::received(id, m.channel, m.raw, m.stored_len)))
+            .collect();
+        crate::audit::append(&mut tx, &received, now).await?;
         if let Some(c) = cursor {
             save_cursor(&mut tx, c).await?;
         }
@@ -325,6 +330,7 @@ impl Store for SqliteStore {
             policy_version: "worker",
         };
         events::emit(&mut tx, EventKind::MessageTriaged, message, events::to_value(&data)).await?;
+        crate::audit::append(&mut tx, &[crate::audit::entries::quarantined(message, &channel, attempts, error)], Utc::now()).await?;
         tx.commit().await?;
         self.events_written.notify_one();
         Ok(true)
@@ -356,14 +362,18 @@ impl Store for SqliteStore {
         }
         let mut tx = self.pool.begin().await?;
         // Only rows not already sent: a reply is reported sent once.
-        let sent: Vec<(i64, i64, String, String)> = sqlx::query_as(
+        let sent: Vec<(i64, i64, String, String, String, Vec<u8>)> = sqlx::query_as(
             "UPDATE outbox SET state = 'sent', sent_at = ? WHERE id IN (SELECT value FROM json_each(?)) AND state <> 'sent'
-             RETURNING id, message, channel, kind",
+             RETURNING id, message, channel, kind, rfc_message_id, raw",
         )
         .bind(at)
         .bind(json(&outbox))
         .fetch_all(&mut *tx)
         .await?;
+        let audit: Vec<crate::audit::NewEntry> =
+            sent.iter().map(|(id, message, channel, kind, mid, raw)| crate::audit::entries::sent(*message, *id, channel, kind, mid, raw)).collect();
+        crate::audit::append(&mut tx, &audit, at).await?;
+        let sent: Vec<(i64, i64, String, String)> = sent.into_iter().map(|(id, message, channel, kind, ..)| (id, message, channel, kind)).collect();
         let sent_at = at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         let replies: Vec<events::NewEvent> = sent
             .iter()
@@ -457,7 +467,8 @@ impl Store for SqliteStore {
     }
 
     async fn resolve_approval(&self, message: i64, r: &Resolution) -> Result<(), StoreError> {
-        sqlx::query(
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(
             "UPDATE approvals SET state = ?, sent_message_id = ?, sent_by = ?, sent_at = ?, sent_text = ?, diff = ?,
                 claims = ?, unverified_claims = ?, missing_since = NULL, updated_at = ?
              WHERE message = ? AND state = 'waiting'",
@@ -472,8 +483,22 @@ impl Store for SqliteStore {
         .bind(r.unverified_claims as i64)
         .bind(Utc::now())
         .bind(message)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        if done.rows_affected() > 0 {
+            // Staff sent (or discarded) the draft from their own mailbox: who, and what, by hash.
+            let data = serde_json::json!({
+                "state": r.state.as_str(),
+                "via": "mailbox",
+                "sent_message_id": r.sent_message_id,
+                "text_sha256": r.sent_text.as_deref().map(|t| crate::audit::sha256_hex(t.as_bytes())),
+                "diff_sha256": r.diff.as_deref().map(|d| crate::audit::sha256_hex(d.as_bytes())),
+                "unverified_claims": r.unverified_claims,
+            });
+            let actor = r.sent_by.as_deref().unwrap_or(crate::audit::SYSTEM);
+            crate::audit::append(&mut tx, &[crate::audit::NewEntry::new("draft.resolved", Some(message), data).by(actor)], Utc::now()).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -535,6 +560,8 @@ impl Store for SqliteStore {
     async fn correct(&self, c: &Correction) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         staff::correct_in(&mut tx, c.message, c.intent, c.urgency, &c.by).await?;
+        let data = serde_json::json!({"intent": c.intent, "urgency": c.urgency, "via": "cli"});
+        crate::audit::append(&mut tx, &[crate::audit::NewEntry::new("message.corrected", Some(c.message), data).by(&c.by)], Utc::now()).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -671,6 +698,11 @@ async fn record_in(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, outcomes: &[Out
     }
     let events: Vec<events::NewEvent> = outcomes.iter().flat_map(events::decision_events).collect();
     events::emit_all(tx, &events).await?;
+    let mut trail = Vec::new();
+    for o in outcomes {
+        trail.extend(crate::audit::entries::decided(tx, o).await?);
+    }
+    crate::audit::append(tx, &trail, now).await?;
     let done: Vec<i64> = outcomes.iter().map(|o| o.message).collect();
     sqlx::query("UPDATE messages SET state = 'done' WHERE id IN (SELECT value FROM json_each(?))")
         .bind(json(&done))

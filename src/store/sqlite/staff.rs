@@ -643,15 +643,47 @@ async fn action(
 ) -> Result<(), StoreError> {
     let mut detail = detail.clone();
     detail["via"] = via.as_str().into();
+    let now = Utc::now();
     sqlx::query("INSERT INTO staff_actions (message, actor, action, detail, at) VALUES (?, ?, ?, ?, ?)")
         .bind(message)
         .bind(by.as_str())
         .bind(what)
         .bind(detail.to_string())
-        .bind(Utc::now())
+        .bind(now)
         .execute(&mut **tx)
         .await?;
+    let entry = crate::audit::NewEntry::new(audit_kind(what), Some(message), audit_detail(&detail)).by(by.as_str());
+    crate::audit::append(tx, &[entry], now).await?;
     Ok(())
+}
+
+fn audit_kind(action: &str) -> &'static str {
+    match action {
+        "approve" => "draft.approved",
+        "reject" => "draft.rejected",
+        "escalate" => "item.escalated",
+        "reassign" => "item.reassigned",
+        "edit" => "draft.edited",
+        "correct" => "message.corrected",
+        _ => "staff.action",
+    }
+}
+
+/// The trail keeps what people wrote (a reason, a note, a diff) only as its hash; the text
+/// itself stays in `staff_actions` and `approvals`, where erasure can reach it.
+fn audit_detail(detail: &serde_json::Value) -> serde_json::Value {
+    let mut out = serde_json::Map::new();
+    for (k, v) in detail.as_object().into_iter().flatten() {
+        match (k.as_str(), v) {
+            ("reason" | "note" | "diff" | "override_reason", serde_json::Value::String(text)) => {
+                out.insert(format!("{k}_sha256"), crate::audit::sha256_hex(text.as_bytes()).into());
+            }
+            _ => {
+                out.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    serde_json::Value::Object(out)
 }
 
 /// Records a correction of a classified message (the latest wins per axis).
