@@ -21,4 +21,5 @@ pub mod telemetry;
 pub(crate) mod testing;
 pub mod text;
 pub mod training;
+pub mod web;
 pub mod worker;

@@ -1,0 +1,3 @@
+//! The web queue and API.
+
+pub mod inert;
