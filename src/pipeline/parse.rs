@@ -122,7 +122,7 @@ pub fn run(raw: &[u8], stored_len: u64, limits: Limits) -> Result<ParsedMessage,
 }
 
 /// mail-parser accepts anything; real mail has at least one of these fields.
-fn looks_like_mail(message: &mail_parser::Message<'_>) -> bool {
+pub(crate) fn looks_like_mail(message: &mail_parser::Message<'_>) -> bool {
     const FIELDS: [&str; 6] = ["From", "To", "Subject", "Date", "Message-ID", "Received"];
     FIELDS.iter().any(|f| message.header_raw(*f).is_some())
 }

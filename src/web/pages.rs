@@ -298,6 +298,8 @@ async fn message_page(
     ctx.insert("attachments", &attachments);
     ctx.insert("parse_error", &parse_error);
     ctx.insert("remote_images", &remote_images);
+    // The link to load remote images only when there are some to load.
+    ctx.insert("blocked_images", &inert::frame_document(&case.raw, RemoteImages::Blocked).blocked_images);
     // Without a draft, the claims are those of the reply sent automatically (an emergency's
     // safety instructions): shown marked the same way.
     let shown = if case.proposal.is_empty() { case.reply_body.as_deref().filter(|_| case.item.decision == "escalate") } else { Some(case.proposal.as_str()) };
@@ -331,16 +333,8 @@ async fn message_body(
     let remote = q.images.as_deref() == Some("remote");
     let images = || if remote { RemoteImages::Allowed } else { RemoteImages::Blocked };
     let shown = inert::frame_document(&case.raw, images());
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-            (header::CONTENT_SECURITY_POLICY, inert::frame_csp(images())),
-            // Only our own message page may frame it.
-            (header::X_FRAME_OPTIONS, "SAMEORIGIN"),
-        ],
-        shown.document,
-    )
-        .into_response())
+    // Only our own message page may frame it (frame-ancestors 'self' in its policy, too).
+    Ok((inert::frame_headers(images()), [(header::X_FRAME_OPTIONS, "SAMEORIGIN")], shown.document).into_response())
 }
 
 #[derive(Deserialize)]
