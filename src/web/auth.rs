@@ -89,17 +89,20 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
 }
 
-/// Browsers say where a form was posted from; a post from another site is refused.
+/// Browsers say where a form was posted from; a post from another site is refused. Modern
+/// browsers send `Sec-Fetch-Site`, which is decisive; otherwise `Origin` must be this host.
+/// `Origin: null` (sent under some referrer policies and from sandboxed frames) proves
+/// nothing either way, so then the form token alone decides.
 fn check_origin(headers: &HeaderMap) -> Result<(), WebError> {
-    if headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()).is_some_and(|s| s == "cross-site") {
-        return Err(WebError::Csrf);
+    let value = |name| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
+    if let Some(site) = value(header::HeaderName::from_static("sec-fetch-site")) {
+        return if matches!(site, "same-origin" | "none") { Ok(()) } else { Err(WebError::Csrf) };
     }
-    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
-    match headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
-        None => Ok(()),
+    match value(header::ORIGIN) {
+        None | Some("null") => Ok(()),
         Some(origin) => {
             let origin_host = origin.split_once("://").map(|(_, rest)| rest);
-            if origin_host.is_some() && origin_host == host { Ok(()) } else { Err(WebError::Csrf) }
+            if origin_host.is_some() && origin_host == value(header::HOST) { Ok(()) } else { Err(WebError::Csrf) }
         }
     }
 }
@@ -325,9 +328,15 @@ mod tests {
         assert!(check_origin(&h).is_ok());
         h.insert(header::ORIGIN, HeaderValue::from_static("http://evil.example"));
         assert!(matches!(check_origin(&h), Err(WebError::Csrf)));
+        h.insert(header::ORIGIN, HeaderValue::from_static("null"));
+        assert!(check_origin(&h).is_ok(), "an opaque origin proves nothing: the form token decides");
         h.insert(header::ORIGIN, HeaderValue::from_static("http://queue.example:8080"));
         h.insert("sec-fetch-site", HeaderValue::from_static("cross-site"));
-        assert!(matches!(check_origin(&h), Err(WebError::Csrf)));
+        assert!(matches!(check_origin(&h), Err(WebError::Csrf)), "Sec-Fetch-Site decides");
+        h.insert("sec-fetch-site", HeaderValue::from_static("same-site"));
+        assert!(matches!(check_origin(&h), Err(WebError::Csrf)), "a sibling subdomain is another site here");
+        h.insert("sec-fetch-site", HeaderValue::from_static("same-origin"));
+        assert!(check_origin(&h).is_ok());
     }
 
     #[test]

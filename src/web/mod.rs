@@ -165,7 +165,8 @@ async fn security_headers(State(state): State<Arc<WebState>>, request: Request, 
         (header::CONTENT_SECURITY_POLICY, PAGE_CSP),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::X_FRAME_OPTIONS, "DENY"),
-        (header::REFERRER_POLICY, "no-referrer"),
+        // Our own pages may tell our own pages where a request came from; nobody else.
+        (header::REFERRER_POLICY, "same-origin"),
         // Pages and API answers carry personal data: never kept by browsers or proxies.
         (header::CACHE_CONTROL, "no-store"),
         (header::HeaderName::from_static("cross-origin-opener-policy"), "same-origin"),

@@ -8,6 +8,7 @@ mod canary;
 mod hostile;
 mod http;
 mod stage;
+mod ui;
 mod webdriver;
 
 // The harness, for the web UI tests too (`use crate::browser::{Browser, Canary, …}`); some

@@ -100,7 +100,9 @@ pub async fn wait_until_triaged(client: &reqwest::Client, url: &str, token: &str
     }
 }
 
-fn client() -> reqwest::Client {
+/// reqwest is built without a crypto provider of its own (one provider for the whole binary).
+pub fn client() -> reqwest::Client {
+    switchyard::channels::tls::install_crypto_provider();
     reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
 }
 
