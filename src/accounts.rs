@@ -12,12 +12,20 @@ use crate::config::Settings;
 use crate::store::staff::AccountStore;
 use crate::web::auth::{hash_password, new_token, sha256_hex};
 
+/// Who made a change from the command line, for the audit trail: the operating-system user.
+fn operator() -> String {
+    let name = ["SUDO_USER", "USER", "LOGNAME"].iter().find_map(|v| std::env::var(v).ok().filter(|n| !n.is_empty()));
+    // SAFETY: getuid has no preconditions and cannot fail.
+    format!("cli:{}", name.unwrap_or_else(|| format!("uid {}", unsafe { libc::getuid() })))
+}
+
 pub async fn user(settings: &Settings, data_dir: &Path, command: UserCommand) -> anyhow::Result<()> {
     let store = open_store(settings, data_dir).await?;
+    let by = operator();
     match command {
         UserCommand::Add { name, role, password_env } => {
             let hash = hash_password(&password(password_env.as_deref())?)?;
-            store.add_user(&name, role, &hash).await?;
+            store.add_user(&name, role, &hash, &by).await?;
             eprintln!("user {name} added ({role})");
         }
         UserCommand::List { json } => {
@@ -31,19 +39,19 @@ pub async fn user(settings: &Settings, data_dir: &Path, command: UserCommand) ->
             }
         }
         UserCommand::Passwd { name, password_env } => {
-            store.set_password(&name, &hash_password(&password(password_env.as_deref())?)?).await?;
+            store.set_password(&name, &hash_password(&password(password_env.as_deref())?)?, &by).await?;
             eprintln!("password of {name} changed; their sessions are ended");
         }
         UserCommand::Role { name, role } => {
-            store.set_role(&name, role).await?;
+            store.set_role(&name, role, &by).await?;
             eprintln!("{name} is now {role}; their sessions are ended");
         }
         UserCommand::Disable { name } => {
-            store.set_disabled(&name, true).await?;
+            store.set_disabled(&name, true, &by).await?;
             eprintln!("{name} disabled: no sign-in, no tokens");
         }
         UserCommand::Enable { name } => {
-            store.set_disabled(&name, false).await?;
+            store.set_disabled(&name, false, &by).await?;
             eprintln!("{name} enabled");
         }
     }
@@ -52,6 +60,7 @@ pub async fn user(settings: &Settings, data_dir: &Path, command: UserCommand) ->
 
 pub async fn token(settings: &Settings, data_dir: &Path, command: TokenCommand) -> anyhow::Result<()> {
     let store = open_store(settings, data_dir).await?;
+    let by = operator();
     match command {
         TokenCommand::Add { user, name } => {
             let name = name.trim();
@@ -59,7 +68,7 @@ pub async fn token(settings: &Settings, data_dir: &Path, command: TokenCommand) 
                 bail!("the token's name must be 1 to 64 characters");
             }
             let token = new_token();
-            store.add_token(&user, name, &sha256_hex(&token)).await?;
+            store.add_token(&user, name, &sha256_hex(&token), &by).await?;
             // The only time the token exists outside the caller's hands: stdout, for a pipe.
             println!("{token}");
             eprintln!("token `{name}` for {user} issued; it is not shown again");
@@ -76,7 +85,7 @@ pub async fn token(settings: &Settings, data_dir: &Path, command: TokenCommand) 
             }
         }
         TokenCommand::Revoke { user, name } => {
-            store.revoke_token(&user, &name).await?;
+            store.revoke_token(&user, &name, &by).await?;
             eprintln!("token `{name}` of {user} revoked");
         }
     }

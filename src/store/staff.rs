@@ -49,15 +49,16 @@ pub struct LoginFailures {
 
 #[async_trait]
 pub trait AccountStore: Send + Sync {
-    /// Fails with [`StoreError::Conflict`] when the name is taken.
-    async fn add_user(&self, username: &Username, role: Role, password_hash: &str) -> Result<User, StoreError>;
+    /// Fails with [`StoreError::Conflict`] when the name is taken. Every change to accounts and
+    /// tokens is recorded in the audit trail with `by`, who made it.
+    async fn add_user(&self, username: &Username, role: Role, password_hash: &str, by: &str) -> Result<User, StoreError>;
     async fn users(&self) -> Result<Vec<User>, StoreError>;
     /// The user and their password hash, for signing in.
     async fn user_for_login(&self, username: &Username) -> Result<Option<(User, String)>, StoreError>;
-    async fn set_password(&self, username: &Username, password_hash: &str) -> Result<(), StoreError>;
+    async fn set_password(&self, username: &Username, password_hash: &str, by: &str) -> Result<(), StoreError>;
     /// Changing a role or disabling a user ends their sessions.
-    async fn set_role(&self, username: &Username, role: Role) -> Result<(), StoreError>;
-    async fn set_disabled(&self, username: &Username, disabled: bool) -> Result<(), StoreError>;
+    async fn set_role(&self, username: &Username, role: Role, by: &str) -> Result<(), StoreError>;
+    async fn set_disabled(&self, username: &Username, disabled: bool, by: &str) -> Result<(), StoreError>;
 
     async fn create_session(&self, user: i64, token_sha256: &str, csrf: &str, expires_at: DateTime<Utc>) -> Result<(), StoreError>;
     /// The live session for a cookie token, its idle clock restarted; `None` (and the row
@@ -65,11 +66,11 @@ pub trait AccountStore: Send + Sync {
     async fn session(&self, token_sha256: &str, now: DateTime<Utc>, idle_since: DateTime<Utc>) -> Result<Option<Session>, StoreError>;
     async fn end_session(&self, token_sha256: &str) -> Result<(), StoreError>;
 
-    async fn add_token(&self, username: &Username, name: &str, token_sha256: &str) -> Result<(), StoreError>;
+    async fn add_token(&self, username: &Username, name: &str, token_sha256: &str, by: &str) -> Result<(), StoreError>;
     /// The user a bearer token acts for: `None` when unknown, revoked or the user is disabled.
     async fn token_user(&self, token_sha256: &str, now: DateTime<Utc>) -> Result<Option<User>, StoreError>;
     async fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError>;
-    async fn revoke_token(&self, username: &Username, name: &str) -> Result<(), StoreError>;
+    async fn revoke_token(&self, username: &Username, name: &str, by: &str) -> Result<(), StoreError>;
 
     async fn login_failures(&self, username: &str, client: &str, since: DateTime<Utc>) -> Result<LoginFailures, StoreError>;
     async fn record_login_failure(&self, username: &str, client: &str, at: DateTime<Utc>) -> Result<(), StoreError>;

@@ -434,7 +434,7 @@ async fn add_user(State(state): State<Arc<WebState>>, Staff(caller): Staff, Form
     let name = Username::parse(&f.username).map_err(|e| WebError::BadRequest(e.to_string()))?;
     let role: Role = f.role.parse().map_err(|e: crate::domain::UnknownRole| WebError::BadRequest(e.to_string()))?;
     let hash = hash_password(&f.password).map_err(|e| WebError::BadRequest(e.to_string()))?;
-    state.store.add_user(&name, role, &hash).await?;
+    state.store.add_user(&name, role, &hash, caller.user.username.as_str()).await?;
     tracing::info!(by = %caller.user.username, user = %name, %role, "user added");
     Ok(Redirect::to("/users").into_response())
 }
@@ -454,10 +454,10 @@ async fn change_user(
     match change.as_str() {
         "role" => {
             let role: Role = f.role.parse().map_err(|e: crate::domain::UnknownRole| WebError::BadRequest(e.to_string()))?;
-            state.store.set_role(&name, role).await?;
+            state.store.set_role(&name, role, caller.user.username.as_str()).await?;
         }
-        "disable" => state.store.set_disabled(&name, true).await?,
-        "enable" => state.store.set_disabled(&name, false).await?,
+        "disable" => state.store.set_disabled(&name, true, caller.user.username.as_str()).await?,
+        "enable" => state.store.set_disabled(&name, false, caller.user.username.as_str()).await?,
         other => return Err(WebError::NotFound(format!("no such change `{other}`"))),
     }
     tracing::info!(by = %caller.user.username, user = %name, change = %change, "user changed");

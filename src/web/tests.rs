@@ -65,7 +65,7 @@ async fn spawn_app(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     let mut reporter = Reporter::new(true, Box::new(std::io::sink()));
     worker.run(true, &cancel, &mut reporter, &wake, Duration::from_secs(1)).await.unwrap();
     for (name, role) in [("alice", Role::Agent), ("sara", Role::Supervisor), ("carla", Role::Compliance), ("adam", Role::Admin)] {
-        store.add_user(&Username::parse(name).unwrap(), role, &auth::hash_password(PASSWORD).unwrap()).await.unwrap();
+        store.add_user(&Username::parse(name).unwrap(), role, &auth::hash_password(PASSWORD).unwrap(), "test").await.unwrap();
     }
     let state = Arc::new(WebState::new(store.clone(), pipeline, wake).unwrap());
     let (url, _) = super::start(state, &dir, cancel.clone()).await.unwrap();
@@ -129,7 +129,7 @@ impl TestApp {
     async fn token(&self, user: &str) -> String {
         let token = auth::new_token();
         let name = format!("test-{}", &token[..8]);
-        self.store.add_token(&Username::parse(user).unwrap(), &name, &auth::sha256_hex(&token)).await.unwrap();
+        self.store.add_token(&Username::parse(user).unwrap(), &name, &auth::sha256_hex(&token), "test").await.unwrap();
         token
     }
 
@@ -340,7 +340,7 @@ async fn sessions_are_http_only_cookies_that_end() {
     // Disabling a user ends their sessions and their tokens.
     let s = app.login("alice").await;
     let token = app.token("alice").await;
-    app.store.set_disabled(&Username::parse("alice").unwrap(), true).await.unwrap();
+    app.store.set_disabled(&Username::parse("alice").unwrap(), true, "test").await.unwrap();
     assert_eq!(app.get("/queue", Some(&s.cookie)).await.status(), StatusCode::SEE_OTHER);
     assert_eq!(app.api(reqwest::Method::GET, "/stats", Some(&token), None).await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(app.try_login("alice", PASSWORD).await.status(), StatusCode::UNAUTHORIZED);

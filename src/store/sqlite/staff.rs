@@ -38,17 +38,20 @@ fn no_such_user(username: &Username) -> StoreError {
 
 #[async_trait]
 impl AccountStore for SqliteStore {
-    async fn add_user(&self, username: &Username, role: Role, password_hash: &str) -> Result<User, StoreError> {
+    async fn add_user(&self, username: &Username, role: Role, password_hash: &str, by: &str) -> Result<User, StoreError> {
         let now = Utc::now();
+        let mut tx = self.pool.begin().await?;
         sqlx::query("INSERT INTO users (username, role, password_hash, created_at, updated_at) VALUES (?, ?, ?, ?, ?)")
             .bind(username.as_str())
             .bind(role.as_str())
             .bind(password_hash)
             .bind(now)
             .bind(now)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .map_err(|e| conflict_or(e, || format!("user `{username}` already exists")))?;
+        account_changed(&mut tx, username, serde_json::json!({"change": "added", "role": role.as_str()}), by).await?;
+        tx.commit().await?;
         let (user, _) = self.user_for_login(username).await?.ok_or_else(|| no_such_user(username))?;
         Ok(user)
     }
@@ -68,7 +71,7 @@ impl AccountStore for SqliteStore {
         row.map(|r| Ok((user(&r)?, r.get("password_hash")))).transpose()
     }
 
-    async fn set_password(&self, username: &Username, password_hash: &str) -> Result<(), StoreError> {
+    async fn set_password(&self, username: &Username, password_hash: &str, by: &str) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         let done = sqlx::query("UPDATE users SET password_hash = ?, updated_at = ? WHERE username = ?")
             .bind(password_hash)
@@ -79,12 +82,13 @@ impl AccountStore for SqliteStore {
         if done.rows_affected() == 0 {
             return Err(no_such_user(username));
         }
+        account_changed(&mut tx, username, serde_json::json!({"change": "password"}), by).await?;
         end_sessions(&mut tx, username).await?;
         tx.commit().await?;
         Ok(())
     }
 
-    async fn set_role(&self, username: &Username, role: Role) -> Result<(), StoreError> {
+    async fn set_role(&self, username: &Username, role: Role, by: &str) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         let done = sqlx::query("UPDATE users SET role = ?, updated_at = ? WHERE username = ?")
             .bind(role.as_str())
@@ -95,12 +99,13 @@ impl AccountStore for SqliteStore {
         if done.rows_affected() == 0 {
             return Err(no_such_user(username));
         }
+        account_changed(&mut tx, username, serde_json::json!({"change": "role", "role": role.as_str()}), by).await?;
         end_sessions(&mut tx, username).await?;
         tx.commit().await?;
         Ok(())
     }
 
-    async fn set_disabled(&self, username: &Username, disabled: bool) -> Result<(), StoreError> {
+    async fn set_disabled(&self, username: &Username, disabled: bool, by: &str) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         let now = Utc::now();
         let done = sqlx::query("UPDATE users SET disabled_at = ?, updated_at = ? WHERE username = ?")
@@ -112,6 +117,7 @@ impl AccountStore for SqliteStore {
         if done.rows_affected() == 0 {
             return Err(no_such_user(username));
         }
+        account_changed(&mut tx, username, serde_json::json!({"change": if disabled { "disabled" } else { "enabled" }}), by).await?;
         end_sessions(&mut tx, username).await?;
         tx.commit().await?;
         Ok(())
@@ -157,7 +163,8 @@ impl AccountStore for SqliteStore {
         Ok(())
     }
 
-    async fn add_token(&self, username: &Username, name: &str, token_sha256: &str) -> Result<(), StoreError> {
+    async fn add_token(&self, username: &Username, name: &str, token_sha256: &str, by: &str) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
             "INSERT INTO api_tokens (user, name, token_sha256, created_at) SELECT id, ?, ?, ? FROM users WHERE username = ?",
         )
@@ -165,12 +172,14 @@ impl AccountStore for SqliteStore {
         .bind(token_sha256)
         .bind(Utc::now())
         .bind(username.as_str())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(|e| conflict_or(e, || format!("`{username}` already has a token named `{name}`; revoke it or pick another name")))?;
         if done.rows_affected() == 0 {
             return Err(no_such_user(username));
         }
+        account_changed(&mut tx, username, serde_json::json!({"change": "token_added", "token": name}), by).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -211,7 +220,8 @@ impl AccountStore for SqliteStore {
             .collect()
     }
 
-    async fn revoke_token(&self, username: &Username, name: &str) -> Result<(), StoreError> {
+    async fn revoke_token(&self, username: &Username, name: &str, by: &str) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
             "UPDATE api_tokens SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL
              AND user = (SELECT id FROM users WHERE username = ?)",
@@ -219,11 +229,13 @@ impl AccountStore for SqliteStore {
         .bind(Utc::now())
         .bind(name)
         .bind(username.as_str())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound(format!("`{username}` has no live token named `{name}`; `switchyard token list` shows them")));
         }
+        account_changed(&mut tx, username, serde_json::json!({"change": "token_revoked", "token": name}), by).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -261,6 +273,12 @@ impl AccountStore for SqliteStore {
         sqlx::query("DELETE FROM login_failures WHERE username = ?").bind(username).execute(&self.pool).await?;
         Ok(())
     }
+}
+
+/// Who may do what is configuration: every change to an account or token is in the trail.
+async fn account_changed(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, username: &Username, mut data: serde_json::Value, by: &str) -> Result<(), StoreError> {
+    data["user"] = username.as_str().into();
+    crate::audit::append(tx, &[crate::audit::NewEntry::new("account.changed", None, data).by(by)], Utc::now()).await
 }
 
 async fn end_sessions(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, username: &Username) -> Result<(), StoreError> {
