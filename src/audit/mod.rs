@@ -314,3 +314,6 @@ impl crate::store::sqlite::SqliteStore {
 pub fn config_fingerprint(settings: &crate::config::Settings) -> String {
     sha256_hex(format!("{settings:?}").as_bytes())
 }
+
+#[cfg(test)]
+mod tests;
