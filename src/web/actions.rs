@@ -55,6 +55,16 @@ fn reply_text(case: &Case, text: Option<&str>) -> Result<String, WebError> {
     Ok(text.trim_end().to_string() + "\n")
 }
 
+/// `text` as the reply to `message`, checked against the facts the live systems give now.
+async fn live_check(state: &WebState, message: i64, text: &str) -> Result<crate::pipeline::ApprovedReply, WebError> {
+    state
+        .pipeline
+        .approved_reply(message, text, state.store.as_ref())
+        .await
+        .map_err(|e| WebError::Internal(e.to_string()))?
+        .ok_or_else(|| WebError::NotFound(format!("message {message} cannot be read again")))
+}
+
 /// The approved text checked against live facts.
 #[derive(Debug, Clone, Serialize)]
 pub struct Check {
@@ -78,12 +88,7 @@ pub async fn approve(state: &WebState, caller: &Caller, message: i64, text: Opti
     caller.require(permission_for(&case.item))?;
     waiting(&case)?;
     let text = reply_text(&case, text)?;
-    let reply = state
-        .pipeline
-        .approved_reply(message, &text, state.store.as_ref())
-        .await
-        .map_err(|e| WebError::Internal(e.to_string()))?
-        .ok_or_else(|| WebError::NotFound(format!("message {message} cannot be read again")))?;
+    let reply = live_check(state, message, &text).await?;
     let unverified = reply.claims.iter().filter(|c| c.matched.is_none()).count();
     let override_reason = override_reason.map(str::trim).filter(|r| !r.is_empty());
     if unverified > 0 {
@@ -120,12 +125,7 @@ pub async fn check(state: &WebState, caller: &Caller, message: i64, text: Option
     let case = load(state, message).await?;
     caller.require(permission_for(&case.item))?;
     let text = reply_text(&case, text)?;
-    let reply = state
-        .pipeline
-        .approved_reply(message, &text, state.store.as_ref())
-        .await
-        .map_err(|e| WebError::Internal(e.to_string()))?
-        .ok_or_else(|| WebError::NotFound(format!("message {message} cannot be read again")))?;
+    let reply = live_check(state, message, &text).await?;
     let unverified = reply.claims.iter().filter(|c| c.matched.is_none()).count();
     Ok(Check { text, claims: reply.claims, unverified, changes: reply.changes })
 }
