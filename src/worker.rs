@@ -258,11 +258,12 @@ impl Worker {
         match error {
             DeliveryError::Transient(e) if item.attempts + 1 < max_attempts => {
                 let delay = chrono::Duration::seconds(5 * 2i64.pow(item.attempts.min(10)));
-                tracing::warn!(outbox = item.id, error = %e, "delivery failed; retrying");
+                tracing::warn!(outbox = item.id, error = %crate::privacy::redact(&e), "delivery failed; retrying");
                 self.store.mark_delivery_failed(item.id, &e, Some(Utc::now() + delay)).await
             }
             e => {
-                tracing::error!(outbox = item.id, error = %e, "delivery failed for good");
+                // Servers quote the recipient in their errors: the log gets them without it.
+                tracing::error!(outbox = item.id, error = %crate::privacy::redact(&e.to_string()), "delivery failed for good");
                 self.store.mark_delivery_failed(item.id, &e.to_string(), None).await
             }
         }

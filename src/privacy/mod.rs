@@ -245,6 +245,15 @@ pub fn apply_withdrawal(view: &mut serde_json::Value, withdrawn: bool) {
     }
 }
 
+/// `text` with every e-mail address replaced by `<address>`: for errors from other systems
+/// (an SMTP server's "550 <someone@example> unknown") that are logged above debug, where no
+/// personal data may go (see src/telemetry.rs).
+pub fn redact(text: &str) -> std::borrow::Cow<'_, str> {
+    static ADDRESS: std::sync::LazyLock<regex::Regex> =
+        std::sync::LazyLock::new(|| regex::Regex::new(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)+").expect("valid pattern"));
+    ADDRESS.replace_all(text, "<address>")
+}
+
 /// Where retention cuts: messages whose last activity is before this are purged.
 pub fn retention_cutoff(retention_days: u32, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     (retention_days > 0).then(|| now - chrono::Duration::days(i64::from(retention_days)))
@@ -375,6 +384,13 @@ mod tests {
         assert_eq!(view["assistance_consent"], true);
         apply_withdrawal(&mut view, true);
         assert_eq!((view["assistance_consent"].as_bool(), view["assistance_withdrawn"].as_bool()), (Some(false), Some(true)));
+    }
+
+    #[test]
+    fn addresses_are_redacted_from_errors() {
+        let e = "550 5.1.1 <Giulia.Rossi@posta.example>: Recipient address rejected; also a.b@c.example.";
+        assert_eq!(redact(e), "550 5.1.1 <<address>>: Recipient address rejected; also <address>.");
+        assert_eq!(redact("connection refused"), "connection refused");
     }
 
     #[test]

@@ -263,6 +263,28 @@ async fn an_access_export_holds_the_customers_messages_and_nobody_elses() {
 }
 
 #[tokio::test]
+async fn a_strangers_message_quoting_the_account_is_erased_but_not_handed_over() {
+    let t = triaged("privacy-stranger").await;
+    let raw = "From: nessuno.sconosciuto@altrove.example\r\nSubject: Bolletta\r\nMessage-ID: <s1@altrove.example>\r\n\r\n\
+               Per informazione, il mio codice cliente e 40000001. Mi mandate la bolletta?";
+    let message = crate::store::NewMessage { channel: "maildir:inbox", channel_ref: "stranger", raw: raw.as_bytes(), stored_len: raw.len() as u64 };
+    t.store.ingest(&[message], None).await.unwrap();
+    worker(&t.dir, t.store.clone()).run_once().await;
+    let stranger = t.message_of("nessuno.sconosciuto@altrove.example").await;
+    let customer: Option<String> = sqlx::query_scalar("SELECT customer FROM decisions WHERE message = ?").bind(stranger).fetch_one(&t.store.pool).await.unwrap();
+    assert_eq!(customer, None, "not identified: the address is not hers");
+
+    let subject = Subject::account("40000001").unwrap();
+    let access = t.store.access(&subject).await.unwrap();
+    assert!(access.messages.iter().all(|m| m.id != stranger), "another person's mail is not handed over");
+    let report = erase(&t.store, &t.folders, &subject, "dpo", "request").await.unwrap();
+    assert_eq!(report.messages, 3, "hers and the one quoting her account");
+    let left: i64 = sqlx::query_scalar("SELECT length(raw) FROM messages WHERE id = ?").bind(stranger).fetch_one(&t.store.pool).await.unwrap();
+    assert_eq!(left, 0);
+    t.verified().await;
+}
+
+#[tokio::test]
 async fn a_local_withdrawal_leaves_the_support_paragraph_out_whatever_the_cis_says() {
     // Anna Esposito is vulnerable and consented in the CIS: her billing reply has the paragraph.
     const HEADING: &str = "Sostegno per il pagamento delle bollette";

@@ -203,7 +203,7 @@ impl SqliteStore {
     /// Everything held about `subject`, for an access request.
     pub async fn access(&self, subject: &Subject) -> Result<AccessData, StoreError> {
         let mut conn = self.pool.acquire().await?;
-        let selection = select(&mut conn, subject).await?;
+        let selection = select(&mut conn, subject, Scope::Access).await?;
         let mut messages = Vec::with_capacity(selection.ids.len());
         for &id in &selection.ids {
             messages.push(message_rows(&mut conn, id).await?);
@@ -229,7 +229,7 @@ async fn checkpoint(conn: &mut SqliteConnection) {
 }
 
 async fn erase_in(tx: &mut SqliteConnection, subject: &Subject, now: DateTime<Utc>) -> Result<ErasureReport, StoreError> {
-    let selection = select(tx, subject).await?;
+    let selection = select(tx, subject, Scope::Erasure).await?;
     let ids = &selection.ids;
     let scrubbed = scrub(tx, ids, "erasure", now).await?;
     let (cancelled_replies, discarded_drafts) = cancel_pending(tx, ids, now).await?;
@@ -357,11 +357,20 @@ impl Selection {
     }
 }
 
-/// Every message of `subject`. A customer (account): the messages identified as theirs, the
-/// other messages from the addresses they wrote from, and unidentified messages that quote
-/// the account number. An address: the messages from it. Either way also messages whose sender
-/// could not be read (quarantined) that carry the address.
-async fn select(conn: &mut SqliteConnection, subject: &Subject) -> Result<Selection, StoreError> {
+/// Which messages of a subject: an erasure also takes unidentified messages that quote the
+/// customer's account number (their data, in someone else's message); an access request does
+/// not hand those over (they are another person's mail, GDPR Art. 15(4)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    Erasure,
+    Access,
+}
+
+/// Every message of `subject`. A customer (account): the messages identified as theirs and
+/// the other messages from the addresses they wrote from (and, for an erasure, unidentified
+/// messages quoting the account number). An address: the messages from it. Either way also
+/// messages whose sender could not be read (quarantined) that carry the address.
+async fn select(conn: &mut SqliteConnection, subject: &Subject, scope: Scope) -> Result<Selection, StoreError> {
     let (match_accounts, emails, accounts) = match subject {
         Subject::Account(a) => {
             let emails: Vec<String> = sqlx::query_scalar("SELECT DISTINCT sender FROM decisions WHERE customer = ? AND sender IS NOT NULL ORDER BY 1")
@@ -378,6 +387,7 @@ async fn select(conn: &mut SqliteConnection, subject: &Subject) -> Result<Select
             (Vec::new(), vec![e.clone()], accounts)
         }
     };
+    let quoted = if scope == Scope::Erasure { match_accounts.clone() } else { Vec::new() };
     let ids = sqlx::query_scalar(
         "SELECT m.id FROM messages m LEFT JOIN decisions d ON d.message = m.id
          WHERE d.customer IN (SELECT value FROM json_each(?1))
@@ -385,12 +395,13 @@ async fn select(conn: &mut SqliteConnection, subject: &Subject) -> Result<Select
             OR EXISTS (SELECT 1 FROM approvals a WHERE a.message = m.id AND a.customer IN (SELECT value FROM json_each(?2)))
             OR EXISTS (SELECT 1 FROM outbox o WHERE o.message = m.id AND o.kind IN ('reply', 'draft')
                        AND o.recipient IN (SELECT value FROM json_each(?2)))
-            OR (d.customer IS NULL AND EXISTS (SELECT 1 FROM json_each(?1) n WHERE instr(CAST(m.raw AS TEXT), n.value) > 0))
+            OR (d.customer IS NULL AND EXISTS (SELECT 1 FROM json_each(?3) n WHERE instr(CAST(m.raw AS TEXT), n.value) > 0))
             OR (d.sender IS NULL AND EXISTS (SELECT 1 FROM json_each(?2) n WHERE instr(lower(CAST(m.raw AS TEXT)), n.value) > 0))
          ORDER BY m.id",
     )
     .bind(json(&match_accounts))
     .bind(json(&emails))
+    .bind(json(&quoted))
     .fetch_all(&mut *conn)
     .await?;
     Ok(Selection { ids, accounts, emails })
