@@ -50,6 +50,8 @@ pub async fn run(settings: Settings, data_dir: &Path, options: RunOptions) -> an
     let sqlite = Arc::new(SqliteStore::open(&db).await.with_context(|| format!("cannot open the database {}", db.display()))?);
     let store: Arc<dyn Store> = sqlite.clone();
     let signer = Arc::new(audit_signer(&settings, data_dir, &sqlite).await?);
+    let folders = crate::privacy::files::Folders::of(&settings, data_dir);
+    purge_expired(&sqlite, &folders, settings.privacy.retention_days).await;
     // Before anything is recorded: a webhook configured for this run gets this run's events.
     let webhooks = Dispatcher::start(&settings, sqlite.clone()).await.context("cannot set up the webhooks ([[webhooks]])")?;
     let (connectors, clock) = connectors(&settings).context("cannot set up the CIS and OMS connectors ([connectors])")?;
@@ -131,6 +133,7 @@ pub async fn run(settings: Settings, data_dir: &Path, options: RunOptions) -> an
         tasks.extend(watchers.into_iter().map(|w| tokio::spawn(w.run(store.clone(), cancel.clone()))));
         let every = Duration::from_secs(settings.audit.sign_interval_seconds);
         tasks.push(tokio::spawn(sign_periodically(sqlite.clone(), signer.clone(), every, cancel.clone())));
+        tasks.push(tokio::spawn(purge_daily(sqlite.clone(), folders, settings.privacy.retention_days, cancel.clone())));
         tasks.extend(webhooks.map(|w| tokio::spawn(w.run(cancel.clone()))));
         summary.stats = worker.run(false, &cancel, &mut reporter, &wake, rescan).await?;
         cancel.cancel();
@@ -173,6 +176,33 @@ async fn sign_periodically(store: Arc<SqliteStore>, signer: Arc<crate::audit::si
         if let Err(e) = store.sign_audit_head(&signer).await {
             tracing::error!(error = %e, "cannot sign the audit trail's head");
         }
+    }
+}
+
+/// Purges the messages older than the retention period (`privacy.retention_days`; 0 keeps
+/// them). A failure is logged and the worker goes on: the next purge catches up.
+async fn purge_expired(store: &SqliteStore, folders: &crate::privacy::files::Folders, retention_days: u32) {
+    let Some(cutoff) = crate::privacy::retention_cutoff(retention_days, chrono::Utc::now()) else { return };
+    match crate::privacy::purge(store, folders, cutoff).await {
+        Ok(r) if r.messages > 0 || r.files > 0 => {
+            tracing::info!(messages = r.messages, files = r.files, retention_days, "purged messages past the retention period")
+        }
+        Ok(_) => {}
+        Err(e) => tracing::error!(error = %e, "cannot purge messages past the retention period; trying again tomorrow"),
+    }
+}
+
+/// Purges once a day while the worker runs (the first purge ran at start).
+async fn purge_daily(store: Arc<SqliteStore>, folders: crate::privacy::files::Folders, retention_days: u32, cancel: CancellationToken) {
+    if retention_days == 0 {
+        return;
+    }
+    loop {
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            () = tokio::time::sleep(Duration::from_secs(24 * 3600)) => {}
+        }
+        purge_expired(&store, &folders, retention_days).await;
     }
 }
 

@@ -62,7 +62,7 @@ impl ApprovalWatcher {
         let every = Duration::from_secs(self.mailbox.folders.check_seconds.max(1));
         loop {
             if let Err(e) = self.check(store.as_ref()).await {
-                tracing::warn!(mailbox = %self.channel, error = %e, "cannot check drafts and sent mail");
+                tracing::warn!(mailbox = %self.channel, error = %crate::privacy::redact(&e.to_string()), "cannot check drafts and sent mail");
             }
             tokio::select! {
                 () = cancel.cancelled() => return,

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{ArgGroup, Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
 #[command(name = "switchyard", version, about = "Triage a utility's customer messages: classify, ground, draft, fact-check, decide.")]
@@ -120,6 +120,17 @@ pub enum Command {
     Audit {
         #[command(subcommand)]
         what: AuditCommand,
+    },
+    /// Personal data: the retention purge, erasure requests and access requests
+    Privacy {
+        #[command(subcommand)]
+        what: PrivacyCommand,
+    },
+    /// Consents per channel and purpose (service, assistance_info), respected by every
+    /// outbound path
+    Consent {
+        #[command(subcommand)]
+        what: ConsentCommand,
     },
     /// Benchmarks that print figures
     Bench {
@@ -263,6 +274,87 @@ pub enum BenchCommand {
         stack: PathBuf,
         #[arg(long, default_value_t = 10_000)]
         messages: usize,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Whom a privacy or consent command is about: exactly one of the two.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct Who {
+    /// The customer's account number (their messages, wherever they wrote from)
+    #[arg(long, value_name = "ACCOUNT")]
+    pub customer: Option<String>,
+    /// An e-mail address (the messages from it, identified or not)
+    #[arg(long, value_name = "ADDRESS")]
+    pub email: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PrivacyCommand {
+    /// Removes the bodies and personal data of messages older than privacy.retention_days
+    /// (the worker also does it at start and once a day); decisions' codes and the audit
+    /// trail stay
+    Purge {
+        /// Purge up to this date (YYYY-MM-DD, midnight UTC, or RFC 3339) instead of the
+        /// retention period
+        #[arg(long, value_name = "DATE")]
+        before: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Erases everything of one customer (GDPR Art. 17): their messages' texts and personal
+    /// data, their consents and pseudonym keys, their Maildir files
+    Erase {
+        #[command(flatten)]
+        who: Who,
+        /// Why (the request and its reference); the trail keeps only its hash
+        #[arg(long)]
+        reason: String,
+        /// Who carries out the erasure
+        #[arg(long, default_value = "cli")]
+        by: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Prints everything held about one customer as one JSON document (GDPR Art. 15)
+    Export {
+        #[command(flatten)]
+        who: Who,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConsentCommand {
+    /// Records a consent given (--opt-in) or withdrawn (--opt-out); the latest record per
+    /// customer, channel and purpose holds
+    #[command(group(ArgGroup::new("choice").required(true).args(["opt_in", "opt_out"])))]
+    Record {
+        #[command(flatten)]
+        who: Who,
+        /// email or whatsapp
+        #[arg(long)]
+        channel: crate::privacy::Channel,
+        /// service (answers to their own messages) or assistance_info (the paragraph about
+        /// support programmes in replies)
+        #[arg(long)]
+        purpose: crate::privacy::Purpose,
+        #[arg(long)]
+        opt_in: bool,
+        #[arg(long)]
+        opt_out: bool,
+        /// How it was given: "phone call", "web form", "letter of 2026-11-20"…
+        #[arg(long)]
+        source: String,
+        /// Who records it
+        #[arg(long, default_value = "cli")]
+        by: String,
+    },
+    /// Lists a customer's consent records, newest first, marking those that hold
+    List {
+        #[command(flatten)]
+        who: Who,
         #[arg(long)]
         json: bool,
     },

@@ -71,6 +71,9 @@ pub struct Settings {
     /// The audit trail's signing key and how often the chain head is signed.
     #[serde(default)]
     pub audit: AuditSettings,
+    /// How long message bodies and personal data are kept (docs/readme-privacy.md).
+    #[serde(default)]
+    pub privacy: PrivacySettings,
     /// Outgoing webhooks: events POSTed, signed, to other systems (docs/readme-webhooks.md).
     #[serde(default)]
     pub webhooks: Vec<WebhookSettings>,
@@ -98,6 +101,25 @@ pub struct AuditSettings {
 impl Default for AuditSettings {
     fn default() -> Self {
         Self { signing_key: None, key_file: PathBuf::from("audit.key"), public_key: None, sign_interval_seconds: 60 }
+    }
+}
+
+/// Retention: after `retention_days` without activity a message loses its body and personal
+/// data (its decision's codes and the audit trail stay). 0 keeps everything for ever.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PrivacySettings {
+    pub retention_days: u32,
+}
+
+/// The longest retention accepted (100 years): a larger number is a typo, not a policy.
+pub const MAX_RETENTION_DAYS: u32 = 36_500;
+
+impl Default for PrivacySettings {
+    /// Two years: long enough for a billing dispute or a complaint to the ombudsman about any
+    /// answer, short enough that mail is not kept for ever by default (storage limitation).
+    fn default() -> Self {
+        Self { retention_days: 730 }
     }
 }
 
@@ -1011,6 +1033,12 @@ impl Settings {
         if self.audit.public_key.as_deref().is_some_and(|k| k.len() != 64 || !k.chars().all(|c| c.is_ascii_hexdigit())) {
             return Err(invalid("audit.public_key", "expected 64 hex digits (`switchyard audit keygen` prints one)"));
         }
+        if self.privacy.retention_days > MAX_RETENTION_DAYS {
+            return Err(invalid(
+                "privacy.retention_days",
+                &format!("expected at most {MAX_RETENTION_DAYS} (100 years); 0 keeps messages for ever"),
+            ));
+        }
         if self.audit.sign_interval_seconds == 0 {
             return Err(invalid("audit.sign_interval_seconds", "expected at least 1"));
         }
@@ -1391,6 +1419,19 @@ security = "plain"
         assert!(e.contains("webhooks[0]") && e.contains("at least 1"), "{e}");
         let e = err("[webhook_delivery]\nretry_base_ms = 500\nretry_max_ms = 100\n", "");
         assert!(e.contains("webhook_delivery.retry_max_ms"), "{e}");
+    }
+
+    #[test]
+    fn retention_has_a_finite_default_and_a_sane_maximum() {
+        assert_eq!(Settings::from_toml("f.toml", "", no_env()).unwrap().privacy.retention_days, 730);
+        assert_eq!(Settings::from_toml("embedded", EMBEDDED_DEFAULT, no_env()).unwrap().privacy.retention_days, 730);
+        assert_eq!(Settings::from_toml("f.toml", "[privacy]\nretention_days = 0\n", no_env()).unwrap().privacy.retention_days, 0);
+        let e = Settings::from_toml("f.toml", "[privacy]\nretention_days = 365000\n", no_env()).unwrap_err().to_string();
+        assert!(e.contains("privacy.retention_days") && e.contains("for ever"), "{e}");
+        let e = Settings::from_toml("f.toml", "[privacy]\nretention = 30\n", no_env()).unwrap_err().to_string();
+        assert!(e.contains("retention"), "{e}");
+        let e = Settings::from_toml("f.toml", "[privacy]\nretention_days = -1\n", no_env()).unwrap_err().to_string();
+        assert!(e.contains("privacy.retention_days"), "{e}");
     }
 
     #[test]

@@ -16,6 +16,8 @@ pub mod embedded;
 pub mod llm;
 pub mod locale;
 pub mod pipeline;
+pub mod privacy;
+pub mod privacy_cli;
 pub mod report;
 pub mod secret;
 pub mod store;

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use switchyard::cli::{BenchCommand, Cli, Command};
 use switchyard::config::Settings;
-use switchyard::{accounts, app, audit_cli, bench, commands, telemetry};
+use switchyard::{accounts, app, audit_cli, bench, commands, privacy_cli, telemetry};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -76,6 +76,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             // The contract: 0 when the trail is intact, non-zero otherwise (errors included).
             let intact = block_on(audit_cli::run(&settings()?, &cli.data_dir, what))?;
             Ok(if intact { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
+        Command::Privacy { what } => {
+            block_on(privacy_cli::privacy(&settings()?, &cli.data_dir, what))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Consent { what } => {
+            block_on(privacy_cli::consent(&settings()?, &cli.data_dir, what))?;
+            Ok(ExitCode::SUCCESS)
         }
         Command::User { what } => {
             block_on(accounts::user(&settings()?, &cli.data_dir, what))?;

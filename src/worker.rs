@@ -2,7 +2,7 @@
 //! batch's decisions with their outbox rows in one transaction, deliver, report. Stops on the
 //! cancellation token; with `once` it stops when the inbox and the pipeline are drained.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,6 +15,7 @@ use crate::channels::{DeliveryError, Presence, Sink};
 use crate::domain::{MessageId, Reason, ReasonCode};
 use crate::pipeline::act::OutgoingKind;
 use crate::pipeline::{Outcome, Pipeline};
+use crate::privacy::{Channel, ConsentQuery, ConsentRecord, Purpose};
 use crate::report::Reporter;
 use crate::store::{OutboxItem, Store, StoreError, StoredMessage};
 
@@ -34,6 +35,8 @@ pub struct RunStats {
 struct Delivered {
     sent: HashMap<(i64, OutgoingKind), MessageId>,
     rebuilt: HashMap<i64, Outcome>,
+    /// Inbound messages whose reply was withheld: the recipient withdrew consent.
+    withheld: HashSet<i64>,
 }
 
 /// After a batch in which nothing could be processed, wait this long before trying again.
@@ -102,12 +105,14 @@ impl Worker {
             };
             singles_left = singles_left.saturating_sub(1);
             crate::crashpoint!("after_record");
-            let Delivered { sent, mut rebuilt } = self.deliver(items).await?;
+            let Delivered { sent, mut rebuilt, withheld } = self.deliver(items).await?;
             for outcome in outcomes {
                 // A reply rebuilt before sending reports its new decision.
                 let mut outcome = rebuilt.remove(&outcome.message).unwrap_or(outcome);
                 let reply = sent.get(&(outcome.message, OutgoingKind::Reply));
-                if reply.is_none() && outcome.outgoing.iter().any(|o| o.kind == OutgoingKind::Reply) {
+                if withheld.contains(&outcome.message) {
+                    outcome.reasons.push(Reason::new(ReasonCode::ConsentWithdrawn, "reply not sent: the recipient withdrew consent (switchyard status)"));
+                } else if reply.is_none() && outcome.outgoing.iter().any(|o| o.kind == OutgoingKind::Reply) {
                     outcome.reasons.push(Reason::new(ReasonCode::ReplyPending, "reply queued; delivery will be retried"));
                 }
                 reporter.report(&outcome, reply);
@@ -198,6 +203,7 @@ impl Worker {
                 },
             }
         }
+        let (todo, withheld) = self.without_consent(todo).await?;
         if !todo.is_empty() {
             let ids: Vec<i64> = todo.iter().map(|i| i.id).collect();
             self.store.begin_delivery(&ids).await?;
@@ -214,7 +220,37 @@ impl Worker {
         let ids: Vec<i64> = done.iter().map(|i| i.id).collect();
         self.store.mark_sent(&ids, Utc::now()).await?;
         let sent = done.into_iter().map(|i| ((i.message, i.kind), i.rfc_message_id)).collect();
-        Ok(Delivered { sent, rebuilt })
+        Ok(Delivered { sent, rebuilt, withheld })
+    }
+
+    /// Replies whose recipient withdrew consent to be answered on that channel (by address, or
+    /// as the decision's customer) are not sent: they fail for good with the reason, shown by
+    /// `switchyard status`, and the trail records `reply.withheld`. Alerts, review notes and
+    /// drafts go to our own staff, not to the customer, and are not asked about.
+    async fn without_consent(&self, items: Vec<OutboxItem>) -> Result<(Vec<OutboxItem>, HashSet<i64>), StoreError> {
+        let replies: Vec<&OutboxItem> = items.iter().filter(|i| i.kind == OutgoingKind::Reply).collect();
+        if replies.is_empty() {
+            return Ok((items, HashSet::new()));
+        }
+        let queries: Vec<ConsentQuery<'_>> = replies
+            .iter()
+            .map(|i| ConsentQuery { message: i.message, recipient: i.recipient.as_str(), channel: Channel::of(&i.channel), purpose: Purpose::Service })
+            .collect();
+        let answers = self.store.latest_consents(&queries).await?;
+        let mut refused: HashMap<i64, ConsentRecord> =
+            replies.iter().zip(answers).filter_map(|(i, r)| r.filter(|r| !r.granted).map(|r| (i.id, r))).collect();
+        let (mut keep, mut withheld) = (Vec::with_capacity(items.len()), HashSet::new());
+        for item in items {
+            match refused.remove(&item.id) {
+                Some(record) => {
+                    tracing::warn!(outbox = item.id, message = item.message, "reply withheld: the recipient withdrew consent (see switchyard status)");
+                    self.store.withhold(&item, &record).await?;
+                    withheld.insert(item.message);
+                }
+                None => keep.push(item),
+            }
+        }
+        Ok((keep, withheld))
     }
 
     async fn delivery_failed(&self, item: &OutboxItem, error: DeliveryError) -> Result<(), StoreError> {
@@ -222,11 +258,12 @@ impl Worker {
         match error {
             DeliveryError::Transient(e) if item.attempts + 1 < max_attempts => {
                 let delay = chrono::Duration::seconds(5 * 2i64.pow(item.attempts.min(10)));
-                tracing::warn!(outbox = item.id, error = %e, "delivery failed; retrying");
+                tracing::warn!(outbox = item.id, error = %crate::privacy::redact(&e), "delivery failed; retrying");
                 self.store.mark_delivery_failed(item.id, &e, Some(Utc::now() + delay)).await
             }
             e => {
-                tracing::error!(outbox = item.id, error = %e, "delivery failed for good");
+                // Servers quote the recipient in their errors: the log gets them without it.
+                tracing::error!(outbox = item.id, error = %crate::privacy::redact(&e.to_string()), "delivery failed for good");
                 self.store.mark_delivery_failed(item.id, &e.to_string(), None).await
             }
         }
@@ -379,6 +416,46 @@ mod tests {
         let sent = files(&dir.join("outbox"));
         assert!(sent.is_empty(), "nothing was sent: {sent:?}");
         assert_eq!(files(&dir.join("drafts")).len(), 1);
+    }
+
+    fn opt_out(subject: crate::privacy::Subject, channel: Channel) -> crate::privacy::NewConsent {
+        crate::privacy::NewConsent { subject, channel, purpose: Purpose::Service, granted: false, source: "phone call".into(), by: "anna".into() }
+    }
+
+    #[tokio::test]
+    async fn a_reply_to_a_customer_who_withdrew_service_consent_is_withheld() {
+        let settings = Settings::from_toml("test", "", Vec::new()).unwrap();
+        let (worker, store, _data, dir) = decided_not_sent("consent-withheld", BILL_QUESTION, settings).await;
+        let account = crate::privacy::Subject::account("40000001").unwrap();
+        // Withdrawn on WhatsApp only: no effect on e-mail. Then withdrawn for e-mail.
+        store.record_consent(&opt_out(account.clone(), Channel::Whatsapp)).await.unwrap();
+        store.record_consent(&opt_out(account, Channel::Email)).await.unwrap();
+
+        worker.deliver_due().await.unwrap();
+        assert!(files(&dir.join("outbox")).is_empty(), "nothing reached the customer");
+        let problems = store.problems(10).await.unwrap();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].kind, "delivery_failed");
+        assert!(problems[0].detail.contains("withdrew consent to being answered by email") && problems[0].detail.contains("phone call"), "{}", problems[0].detail);
+        let withheld: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE kind = 'reply.withheld' AND subject IS NOT NULL")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        assert_eq!(withheld, 1);
+        assert!(store.verify_audit(&"0".repeat(64)).await.unwrap().intact());
+        worker.deliver_due().await.unwrap();
+        assert!(files(&dir.join("outbox")).is_empty(), "a withheld reply is never retried");
+    }
+
+    #[tokio::test]
+    async fn a_withdrawal_by_address_holds_too_and_a_later_opt_in_lets_replies_go() {
+        let settings = Settings::from_toml("test", "", Vec::new()).unwrap();
+        let (worker, store, _data, dir) = decided_not_sent("consent-opt-in", BILL_QUESTION, settings).await;
+        let address = crate::privacy::Subject::email("Giulia.Rossi@posta.example").unwrap();
+        store.record_consent(&opt_out(address.clone(), Channel::Email)).await.unwrap();
+        store.record_consent(&crate::privacy::NewConsent { granted: true, ..opt_out(address, Channel::Email) }).await.unwrap();
+        worker.deliver_due().await.unwrap();
+        assert_eq!(files(&dir.join("outbox")).len(), 1, "the opt-in recorded last holds");
     }
 
     #[tokio::test]

@@ -75,7 +75,7 @@ impl MailboxSink {
                     })
                     .await;
                 if let Err(e) = copy {
-                    tracing::error!(mailbox = %self.mailbox.name, outbox = item.id, error = %e, "sent, but the copy in Sent could not be filed");
+                    tracing::error!(mailbox = %self.mailbox.name, outbox = item.id, error = %crate::privacy::redact(&e.to_string()), "sent, but the copy in Sent could not be filed");
                 }
                 Ok(())
             }

@@ -66,7 +66,7 @@ pub async fn drive(
                 }
             }
             Err(e) => {
-                tracing::error!(source = source.name(), error = %e, retry_in_s = backoff.as_secs(), "cannot read mail");
+                tracing::error!(source = source.name(), error = %crate::privacy::redact(&e.to_string()), retry_in_s = backoff.as_secs(), "cannot read mail");
                 tokio::select! {
                     () = cancel.cancelled() => return,
                     () = tokio::time::sleep(backoff) => {}

@@ -110,6 +110,7 @@ reason_codes! {
     // worker
     ProcessingFailed = "processing_failed",
     ReplyPending = "reply_pending",
+    ConsentWithdrawn = "consent_withdrawn",
     FactsChanged = "facts_changed",
     LlmDraftFallback = "llm_draft_fallback",
 }

@@ -257,6 +257,8 @@ impl Pipeline {
             });
         }
         let mut readings = self.classify_batch(&parsed, &histories).await.into_iter();
+        // Withdrawals of the support paragraph recorded locally override the CIS's flag.
+        let withdrawn = store.withdrawn(crate::privacy::Purpose::AssistanceInfo).await?;
         let mut uncommitted = Uncommitted::default();
         let mut outcomes = Vec::with_capacity(batch.len());
         for ((stored, parsed), history) in batch.iter().zip(parsed).zip(histories) {
@@ -265,7 +267,7 @@ impl Pipeline {
             let outcome = match (parsed, history) {
                 (Ok(p), Some(history)) => {
                     let history = uncommitted.add_to(history, &p);
-                    self.after_parse(stored, p, history, reading).await
+                    self.after_parse(stored, p, history, reading, &withdrawn).await
                 }
                 (Err(e), _) => Outcome::early(stored, Decision::Quarantine, vec![e.reason()], &s.policy.version),
                 (Ok(_), None) => return Err(StoreError::Corrupt("sender history missing".into())),
@@ -323,11 +325,12 @@ impl Pipeline {
         parsed: parse::ParsedMessage,
         history: guard::SenderHistory,
         reading: Option<Classification>,
+        withdrawn: &crate::privacy::Withdrawn,
     ) -> Outcome {
         let s = &self.settings;
         let (message_id, from) = (parsed.message_id.as_ref().map(|m| m.to_string()), parsed.from.to_string());
         match guard::run(parsed, history, &self.guard_rules()) {
-            Verdict::Admit(admitted) => self.decide(stored, admitted, reading).await,
+            Verdict::Admit(admitted) => self.decide(stored, admitted, reading, withdrawn).await,
             Verdict::Stop(reasons) => {
                 let mut o = Outcome::early(stored, Decision::Ignore, reasons, &s.policy.version);
                 (o.message_id, o.from) = (message_id, Some(from));
@@ -336,10 +339,15 @@ impl Pipeline {
         }
     }
 
-    async fn decide(&self, stored: &StoredMessage, admitted: guard::Admitted, reading: Option<Classification>) -> Outcome {
+    async fn decide(&self, stored: &StoredMessage, admitted: guard::Admitted, reading: Option<Classification>, withdrawn: &crate::privacy::Withdrawn) -> Outcome {
         let classification = reading.unwrap_or_else(|| classify::run(&admitted.message, self.model.as_ref(), &self.settings.classify.stage()));
-        let facts = self.facts_for(stored, &admitted, &classification, &self.connectors).await;
-        self.decide_with(stored, &admitted, classification, facts).await
+        // Personal data only at debug: who wrote and about what (see src/telemetry.rs).
+        let m = &admitted.message;
+        tracing::debug!(message = stored.id, from = %m.from, name = ?m.from_name, subject = %m.subject, intent = %classification.intent, "admitted");
+        let facts = self.facts_for(stored, &admitted, &classification, &self.connectors, withdrawn).await;
+        let outcome = self.decide_with(stored, &admitted, classification, facts).await;
+        tracing::debug!(message = stored.id, customer = ?outcome.customer, decision = %outcome.decision, "decided");
+        outcome
     }
 
     /// Who the sender is and what the systems say about them, read through `connectors`.
@@ -349,6 +357,7 @@ impl Pipeline {
         admitted: &guard::Admitted,
         classification: &Classification,
         connectors: &Connectors,
+        withdrawn: &crate::privacy::Withdrawn,
     ) -> Facts {
         let identity = match identify::run(admitted, classification, connectors.cis.as_ref()).await {
             Ok(identity) => identity,
@@ -370,7 +379,10 @@ impl Pipeline {
             channel: channel_kind(&stored.channel),
             installments: &self.settings.installments,
         };
-        let grounding = ground::run(&ground_input, connectors, &self.clock.now()).await;
+        let mut grounding = ground::run(&ground_input, connectors, &self.clock.now()).await;
+        let account = identity.customer.as_ref().map(|c| c.account.as_str());
+        let channel = crate::privacy::Channel::of(&stored.channel);
+        crate::privacy::apply_withdrawal(&mut grounding.view, withdrawn.any(channel, account, Some(admitted.message.from.as_str())));
         Facts { identity, lang, grounding }
     }
 
@@ -529,7 +541,8 @@ impl Pipeline {
         classification.urgency = recorded.urgency.unwrap_or(classification.urgency);
         classification.language = recorded.language.unwrap_or(classification.language);
         classification.confidence = recorded.confidence.unwrap_or(classification.confidence);
-        let fresh = self.facts_for(&stored, &admitted, &classification, &self.connectors.live()).await;
+        let withdrawn = store.withdrawn(crate::privacy::Purpose::AssistanceInfo).await?;
+        let fresh = self.facts_for(&stored, &admitted, &classification, &self.connectors.live(), &withdrawn).await;
         Ok(Some(Reread { stored, recorded, admitted, classification, fresh }))
     }
 

@@ -227,7 +227,7 @@ fn signals(message: &mail_parser::Message<'_>) -> MachineSignals {
     }
 }
 
-fn attachments(message: &mail_parser::Message<'_>) -> Vec<Attachment> {
+pub(crate) fn attachments(message: &mail_parser::Message<'_>) -> Vec<Attachment> {
     message
         .attachments()
         .map(|part| Attachment {

@@ -14,6 +14,7 @@ use crate::domain::{EmailAddress, MessageId};
 use crate::pipeline::Outcome;
 use crate::pipeline::act::OutgoingKind;
 use crate::pipeline::guard::SenderHistory;
+use crate::privacy::{ConsentQuery, ConsentRecord, Purpose, Withdrawn};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -284,6 +285,17 @@ pub trait Store: Send + Sync {
 
     /// Every corrected message with its labels (corrected, else as decided), for training.
     async fn corrected_messages(&self) -> Result<Vec<CorrectedMessage>, StoreError>;
+
+    /// The consent record that holds for each query (the latest one by the recipient's address
+    /// or by the message's customer), in the order given; `None` where nothing was recorded.
+    async fn latest_consents(&self, queries: &[ConsentQuery<'_>]) -> Result<Vec<Option<ConsentRecord>>, StoreError>;
+
+    /// Everyone whose latest record withdraws `purpose`, by channel.
+    async fn withdrawn(&self, purpose: Purpose) -> Result<Withdrawn, StoreError>;
+
+    /// A reply withheld because `record` withdrew consent: failed for good with a reason a
+    /// person can act on (`switchyard status`), and `reply.withheld` in the audit trail.
+    async fn withhold(&self, item: &OutboxItem, record: &ConsentRecord) -> Result<(), StoreError>;
 }
 
 #[derive(Debug, Clone)]

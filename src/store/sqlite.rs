@@ -22,6 +22,7 @@ use crate::pipeline::Outcome;
 use crate::pipeline::act::{Outgoing, OutgoingKind};
 use crate::pipeline::guard::SenderHistory;
 
+mod privacy;
 mod staff;
 
 pub struct SqliteStore {
@@ -45,6 +46,10 @@ impl SqliteStore {
             .pragma("cache_size", "-16384")
             // Checkpoint every 32 MiB of WAL rather than 4: fewer fsyncs under a burst of mail.
             .pragma("wal_autocheckpoint", "8192")
+            // Deleted and rewritten content is overwritten with zeros, so what retention and
+            // erasure remove (and the old versions of rows updated before) does not linger in
+            // free pages of the file. Freed pages are mostly reused at once, so it costs little.
+            .pragma("secure_delete", "ON")
             .foreign_keys(true);
         // One writer connection: SQLite serialises writes anyway, and one connection keeps the
         // read-your-writes order the pipeline relies on.
@@ -570,7 +575,7 @@ impl Store for SqliteStore {
         let rows = sqlx::query(
             "SELECT c.message, m.raw, COALESCE(c.intent, d.intent) AS intent, COALESCE(c.urgency, d.urgency) AS urgency, d.language
              FROM corrections c JOIN messages m ON m.id = c.message JOIN decisions d ON d.message = c.message
-             ORDER BY c.message",
+             WHERE m.purged_at IS NULL ORDER BY c.message",
         )
         .fetch_all(&self.pool)
         .await?;
@@ -578,6 +583,21 @@ impl Store for SqliteStore {
             .iter()
             .map(|r| CorrectedMessage { message: r.get("message"), raw: r.get("raw"), intent: r.get("intent"), urgency: r.get("urgency"), language: r.get("language") })
             .collect())
+    }
+
+    async fn latest_consents(&self, queries: &[crate::privacy::ConsentQuery<'_>]) -> Result<Vec<Option<crate::privacy::ConsentRecord>>, StoreError> {
+        privacy::latest_consents(&mut *self.pool.acquire().await?, queries).await
+    }
+
+    async fn withdrawn(&self, purpose: crate::privacy::Purpose) -> Result<crate::privacy::Withdrawn, StoreError> {
+        privacy::withdrawn(&mut *self.pool.acquire().await?, purpose).await
+    }
+
+    async fn withhold(&self, item: &OutboxItem, record: &crate::privacy::ConsentRecord) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        privacy::withhold(&mut tx, item, record).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn approvals(&self) -> Result<Vec<ApprovalRecord>, StoreError> {

@@ -7,7 +7,9 @@ use super::auth::Caller;
 use super::{WebError, WebState};
 use crate::approvals;
 use crate::domain::{Claim, Permission, Username};
+use crate::pipeline::ApprovedReply;
 use crate::pipeline::recheck::Change;
+use crate::privacy::{Channel, ConsentQuery, Purpose};
 use crate::store::staff::{Approval, Case, ItemChange, QueueItem};
 
 /// The longest reply, reason or note accepted (characters).
@@ -89,6 +91,7 @@ pub async fn approve(state: &WebState, caller: &Caller, message: i64, text: Opti
     waiting(&case)?;
     let text = reply_text(&case, text)?;
     let reply = live_check(state, message, &text).await?;
+    refuse_without_consent(state, message, &reply).await?;
     let unverified = reply.claims.iter().filter(|c| c.matched.is_none()).count();
     let override_reason = override_reason.map(str::trim).filter(|r| !r.is_empty());
     if unverified > 0 {
@@ -117,6 +120,17 @@ pub async fn approve(state: &WebState, caller: &Caller, message: i64, text: Opti
     tracing::info!(message, user = %caller.user.username, via = caller.via.as_str(), edited, unverified, "reply approved");
     state.wake.notify_one();
     Ok(Approved::Queued { outbox: item.id, unverified_sent: unverified })
+}
+
+/// A reply to someone who withdrew consent to be answered on this channel (by address, or as
+/// the decision's customer) is refused before anything is queued: the person sees why, and
+/// the item stays open for them to answer another way.
+async fn refuse_without_consent(state: &WebState, message: i64, reply: &ApprovedReply) -> Result<(), WebError> {
+    let query = ConsentQuery { message, recipient: reply.reply.recipient.as_str(), channel: Channel::of(&reply.channel), purpose: Purpose::Service };
+    match state.store.latest_consents(&[query]).await?.into_iter().next().flatten() {
+        Some(record) if !record.granted => Err(WebError::Conflict(record.refusal())),
+        _ => Ok(()),
+    }
 }
 
 /// Fact-checks a text against live facts without approving it (the API's edit, the page's

@@ -116,7 +116,7 @@ impl WebError {
 
     fn log(&self) {
         if self.status().is_server_error() {
-            tracing::error!(error = %self, "web request failed");
+            tracing::error!(error = %crate::privacy::redact(&self.to_string()), "web request failed");
         }
     }
 }

@@ -277,6 +277,8 @@ async fn message_page(
     let limits = parse::Limits { max_bytes: u64::MAX };
     let (attachments, parse_error) = match parse::run(&case.raw, case.stored_len, limits) {
         Ok(p) => (p.attachments, None),
+        // Retention and erasure empty the stored message (docs/readme-privacy.md).
+        Err(_) if case.raw.is_empty() => (Vec::new(), Some("The message's text was removed: retention period or erasure request.".to_string())),
         Err(e) => (Vec::new(), Some(format!("The message could not be read in full: {e}"))),
     };
     let waiting = case.item.state == "waiting";

@@ -411,6 +411,36 @@ async fn a_supervisor_approves_edits_overrides_and_the_reply_is_queued_once() {
 }
 
 #[tokio::test]
+async fn a_reply_to_someone_who_withdrew_consent_is_refused_and_nothing_is_queued() {
+    let app = spawn_app(|_| {}).await;
+    let sup = app.token("sara").await;
+    let plain = app.item(&sup, plain_draft).await;
+    let sender: String = sqlx::query_scalar("SELECT sender FROM decisions WHERE message = ?").bind(plain).fetch_one(&app.store.pool).await.unwrap();
+    let opt_out = crate::privacy::NewConsent {
+        subject: crate::privacy::Subject::email(&sender).unwrap(),
+        channel: crate::privacy::Channel::Email,
+        purpose: crate::privacy::Purpose::Service,
+        granted: false,
+        source: "letter".into(),
+        by: "sara".into(),
+    };
+    app.store.record_consent(&opt_out).await.unwrap();
+    let (status, body) = app.api(reqwest::Method::POST, &format!("/messages/{plain}/draft/approve"), Some(&sup), Some(json!({}))).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(body.to_string().contains("withdrew consent to being answered by email"), "{body}");
+    let queued: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE message = ? AND kind = 'reply'").bind(plain).fetch_one(&app.store.pool).await.unwrap();
+    assert_eq!(queued, 0);
+    // The page's form takes the same path.
+    let signed = app.login("sara").await;
+    let refused = app.post(&format!("/messages/{plain}/approve"), Some(&signed.cookie), &[("do", "approve"), ("csrf", signed.csrf.as_str())]).await;
+    assert_eq!(refused.status(), StatusCode::CONFLICT);
+    // Given again, the approval goes through.
+    app.store.record_consent(&crate::privacy::NewConsent { granted: true, ..opt_out }).await.unwrap();
+    let (status, body) = app.api(reqwest::Method::POST, &format!("/messages/{plain}/draft/approve"), Some(&sup), Some(json!({}))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+#[tokio::test]
 async fn the_queue_puts_emergencies_first_then_the_oldest_and_filters() {
     let app = spawn_app(|_| {}).await;
     let token = app.token("carla").await;

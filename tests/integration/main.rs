@@ -10,6 +10,7 @@ mod fake_llm;
 mod helpers;
 mod llm;
 mod mail;
+mod privacy;
 mod restart;
 mod samples;
 mod web;

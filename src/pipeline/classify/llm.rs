@@ -145,7 +145,10 @@ impl LlmClassifier {
                 merge(local, answer, record)
             }
             Err(reason) => {
-                tracing::warn!(%reason, "LLM classification unusable; keeping the local result");
+                // The reason can quote the model's answer (a refusal restates the message):
+                // personal data, so only at debug; it is recorded with the decision.
+                tracing::warn!("LLM classification unusable; keeping the local result (the reason is in the decision's llm_outcome)");
+                tracing::debug!(%reason, "LLM classification unusable");
                 record.outcome = LlmOutcome::Fallback(reason);
                 Classification { llm: Some(record), ..local }
             }

@@ -103,7 +103,9 @@ impl LlmDrafter {
                 Draft { body: super::tidy(&body), template: format!("llm:{}", reference.template), llm: Some(record), ..reference }
             }
             Err(reason) => {
-                tracing::warn!(%reason, "LLM draft unusable; the template reply is used");
+                // As for classification: the reason can quote the model, so only at debug.
+                tracing::warn!("LLM draft unusable; the template reply is used (the reason is in the decision's draft_llm)");
+                tracing::debug!(%reason, "LLM draft unusable");
                 record.outcome = format!("fallback: {reason}");
                 Draft { llm: Some(record), ..reference }
             }
