@@ -194,7 +194,9 @@ pub async fn start(
     let scheme = if web.tls_cert.is_some() { "https" } else { "http" };
     let url = format!("{scheme}://{addr}");
     let url_file = data_dir.join("web.url");
-    std::fs::write(&url_file, format!("{url}\n")).with_context(|| format!("cannot write {}", url_file.display()))?;
+    // Written aside and renamed, so a reader never sees a half-written file.
+    let partial = data_dir.join("web.url.tmp");
+    std::fs::write(&partial, format!("{url}\n")).and_then(|()| std::fs::rename(&partial, &url_file)).with_context(|| format!("cannot write {}", url_file.display()))?;
     let app = router(state.clone()).into_make_service_with_connect_info::<tls::ClientAddr>();
     let task = match (&web.tls_cert, &web.tls_key) {
         (Some(cert), Some(key)) => {

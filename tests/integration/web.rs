@@ -42,7 +42,7 @@ impl WebWorker {
         });
         let deadline = Instant::now() + Duration::from_secs(60);
         let url = loop {
-            if let Ok(url) = std::fs::read_to_string(dir.path.join("web.url")) {
+            if let Some(url) = std::fs::read_to_string(dir.path.join("web.url")).ok().filter(|u| u.ends_with('\n')) {
                 break url.trim().to_string();
             }
             if Instant::now() > deadline || child.try_wait().unwrap().is_some() {
