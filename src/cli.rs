@@ -145,16 +145,74 @@ pub enum AuditCommand {
     /// naming the first bad entry
     Verify {
         /// The public key to check signatures against (hex) [default: audit.public_key, else
-        /// the signing key's own]
+        /// the signing key's own; with --export, else the key the manifest names]
         #[arg(long, value_name = "HEX")]
         public_key: Option<String>,
+        /// Check an export directory (from `audit export`) offline, without the database
+        #[arg(long, value_name = "DIR")]
+        export: Option<PathBuf>,
+        /// One JSON object: `intact`, and the report with every problem found
         #[arg(long)]
         json: bool,
+    },
+    /// Writes the entries of a period, or the whole stories of the messages the filters
+    /// select, with a signed manifest that `audit verify --export` checks offline
+    Export {
+        /// First day (UTC) or RFC 3339 time, inclusive
+        #[arg(long, value_name = "DATE")]
+        from: String,
+        /// Last day (UTC, all of it) or RFC 3339 time, inclusive
+        #[arg(long, value_name = "DATE")]
+        to: String,
+        #[arg(long, value_enum)]
+        format: crate::audit::format::Format,
+        /// A new or empty directory [default: <data dir>/exports/audit-<time>]
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// The messages of this customer (account number)
+        #[arg(long, value_name = "ACCOUNT")]
+        customer: Option<String>,
+        /// The messages from this address
+        #[arg(long, value_name = "ADDRESS")]
+        email: Option<String>,
+        /// The messages of this channel (e.g. maildir:inbox)
+        #[arg(long, value_name = "CHANNEL")]
+        mailbox: Option<String>,
+        /// The messages classified with this intent
+        #[arg(long)]
+        intent: Option<crate::domain::Intent>,
+        /// The messages decided this way (auto_send, approve, escalate, ignore, quarantine)
+        #[arg(long, value_parser = parse_decision)]
+        decision: Option<crate::domain::Decision>,
+        /// Only the entries of this actor (a user name, or `switchyard`)
+        #[arg(long, value_name = "NAME")]
+        actor: Option<String>,
+        /// Print the manifest as JSON instead of a summary
+        #[arg(long)]
+        json: bool,
+    },
+    /// An HTML page telling the whole story of one message and its customer's conversation,
+    /// with the chain checked for its entries
+    Report {
+        /// The message's store id
+        #[arg(long)]
+        message: i64,
+        /// Write the page here instead of standard output
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// The public key to check the signed head against (hex) [default: audit.public_key,
+        /// else the signing key's own]
+        #[arg(long, value_name = "HEX")]
+        public_key: Option<String>,
     },
     /// Signs the chain head now (the worker also does it every audit.sign_interval_seconds)
     Sign,
     /// Prints a new signing key (64 hex digits) on stdout and its public key on stderr
     Keygen,
+}
+
+fn parse_decision(s: &str) -> Result<crate::domain::Decision, String> {
+    crate::domain::Decision::parse(s).ok_or_else(|| format!("`{s}` is not a decision: use auto_send, approve, escalate, ignore or quarantine"))
 }
 
 #[derive(Debug, Subcommand)]
@@ -249,6 +307,18 @@ pub enum BenchCommand {
         #[arg(long)]
         all: bool,
         /// Print the figures as one JSON object
+        #[arg(long)]
+        json: bool,
+    },
+    /// Audit trail throughput: entries per second for verify (database), export (JSON Lines
+    /// and CSV) and verify --export, on a temporary database of generated entries
+    Audit {
+        #[arg(long, default_value_t = 200_000)]
+        entries: usize,
+        /// Keep the data directory afterwards (it is printed): `--data-dir` it to run the
+        /// audit commands on the generated trail
+        #[arg(long)]
+        keep: bool,
         #[arg(long)]
         json: bool,
     },

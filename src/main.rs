@@ -105,6 +105,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 BenchCommand::Factcheck { drafts, all, json } => {
                     block_on(commands::bench_factcheck(&settings()?, drafts, all, json))?;
                 }
+                BenchCommand::Audit { entries, keep, json } => {
+                    block_on(bench::audit::run(&bench::audit::Options { entries, keep, json }))?;
+                }
                 BenchCommand::Latency { stack, messages, rate, recheck_ms, json } => {
                     bench::mail::latency(&bench::mail::LatencyOptions { stack, messages, rate, recheck_ms, json })?;
                 }

@@ -10,7 +10,13 @@
 //! ([`pseudonym`]); erasing the customer deletes the key.
 
 pub mod entries;
+pub mod export;
+pub mod format;
+pub mod manifest;
+pub mod report;
 pub mod sign;
+#[cfg(test)]
+pub(crate) mod test_trail;
 pub mod verify;
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -98,7 +104,14 @@ impl Entry {
 }
 
 pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    // One allocation: verification hashes every entry, and a String per byte showed up there.
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)] as char);
+        out.push(DIGITS[usize::from(b & 15)] as char);
+    }
+    out
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
@@ -262,6 +275,63 @@ pub(crate) fn entry_from_row(r: &sqlx::sqlite::SqliteRow) -> Entry {
 }
 
 pub const ENTRY_COLUMNS: &str = "seq, at, kind, message, actor, subject, mailbox, intent, decision, data, prev_hash, hash";
+
+/// Reads the entries with `after < seq <= until` in sequence order, a page at a time, so a
+/// trail of millions of entries never sits in memory at once. Paging on `seq > after` also
+/// catches rows whose seq was rewritten.
+pub struct Pages {
+    after: i64,
+    until: i64,
+}
+
+impl Pages {
+    const SIZE: i64 = 2_000;
+
+    pub fn new(after: i64, until: i64) -> Self {
+        Self { after, until }
+    }
+
+    /// The next page; empty when there is none.
+    ///
+    /// A page comes back as one row holding a JSON array of entries (each an array of its
+    /// fields in [`Entry`]'s order): sqlx's SQLite driver hands every row across threads and
+    /// copies every value twice, which held verification and export under 100,000 entries
+    /// per second; one row per page moves the cost to SQLite's JSON writer and serde's reader.
+    /// Text round-trips exactly, so the hashes are computed over the bytes stored.
+    pub async fn next(&mut self, conn: &mut SqliteConnection) -> Result<Vec<Entry>, StoreError> {
+        let json: String = sqlx::query_scalar(
+            "SELECT json_group_array(json_array(seq, at, kind, message, actor, subject, mailbox, intent, decision, data, prev_hash, hash))
+             FROM (SELECT * FROM audit_log WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?)",
+        )
+        .bind(self.after)
+        .bind(self.until)
+        .bind(Self::SIZE)
+        .fetch_one(&mut *conn)
+        .await?;
+        let mut page: Vec<Entry> = serde_json::from_str(&json).map_err(|_| unreadable(&json))?;
+        // The subquery is in seq order and SQLite aggregates in that order; sorting what is
+        // already sorted costs one pass and keeps the walk from depending on it. (An ORDER BY
+        // inside the aggregate sorts through a temporary b-tree: 1.6 times slower here.)
+        page.sort_by_key(|e| e.seq);
+        if let Some(last) = page.last() {
+            self.after = last.seq;
+        }
+        Ok(page)
+    }
+}
+
+/// Names the first row of a page that is not an entry (a field of the wrong type, written
+/// outside switchyard): only reached when the page as a whole does not read.
+fn unreadable(page: &str) -> StoreError {
+    let rows: Vec<serde_json::Value> = serde_json::from_str(page).unwrap_or_default();
+    for row in rows {
+        if let Err(e) = serde_json::from_value::<Entry>(row.clone()) {
+            let seq = row.get(0).map(ToString::to_string).unwrap_or_default();
+            return StoreError::Corrupt(format!("audit entry {seq} is not an entry any more ({e}): its row was altered outside switchyard"));
+        }
+    }
+    StoreError::Corrupt("a page of audit entries cannot be read: the table was altered outside switchyard".into())
+}
 
 /// The signing key the settings name: `audit.signing_key`, else the key file in the data
 /// directory, made when absent (the second value says so).

@@ -3,8 +3,10 @@
 //!   `switchyard run --once` over them in a child process and prints messages per second and
 //!   the child's peak memory (max RSS from wait4);
 //! - `bench latency` and `bench backfill` (mail.rs): through a real Dovecot and Postfix;
-//! - `bench factcheck` (factcheck.rs): the fact-checker alone, on one thread.
+//! - `bench factcheck` (factcheck.rs): the fact-checker alone, on one thread;
+//! - `bench audit` (audit.rs): verify and export of the audit trail, in entries per second.
 
+pub mod audit;
 pub mod factcheck;
 pub mod mail;
 
@@ -113,6 +115,17 @@ fn run_once(o: &Options) -> anyhow::Result<Figures> {
         peak_rss_mib: max_rss_kib as f64 / 1024.0,
         inbox_mib: bytes as f64 / 1_048_576.0,
     })
+}
+
+/// A fresh directory under the system temp dir for one benchmark run.
+pub(crate) fn scratch_dir(name: &str) -> anyhow::Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!(
+        "switchyard-bench-{name}-{}-{}",
+        std::process::id(),
+        chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
+    ));
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    Ok(dir)
 }
 
 /// Writes `n` messages cycling through the sample mailbox, each with its own Message-ID, into

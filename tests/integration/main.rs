@@ -1,6 +1,7 @@
 //! Integration tests: the real binary over real Maildir folders and a fresh SQLite database
 //! in a temporary directory each.
 
+mod audit;
 mod browser;
 mod classifier;
 mod config;
