@@ -121,3 +121,19 @@ mod offset_tests {
         assert_eq!(&original[offsets[start]..offsets[end]], "5 décembre 2026");
     }
 }
+
+/// An error and its causes on one line, each cause added only when the text so far does not
+/// already say it (reqwest and tera repeat their causes).
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let more = cause.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = cause.source();
+    }
+    text
+}

@@ -4,6 +4,7 @@
 //! reasons, the draft, what was sent — each checked against the hash the trail recorded, or
 //! marked erased; and the chain checked for those entries up to the nearest signed head.
 
+use crate::text::error_chain as chain;
 use std::collections::{BTreeSet, HashMap};
 
 use mail_parser::MessageParser;
@@ -558,16 +559,6 @@ pub fn render(case: &Case) -> Result<String, ReportError> {
     tera.render(NAME, &context).map_err(|e| ReportError::Template(chain(&e)))
 }
 
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
-}
 
 #[cfg(test)]
 mod tests {

@@ -3,6 +3,7 @@
 //! inside an overall deadline, short retries where a retry can help, the bearer token, and a
 //! short cache of GET answers that the live twin (the check before a send) never uses.
 
+use crate::text::error_chain as chain;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -389,20 +390,6 @@ impl Failure {
     }
 }
 
-/// An error and its causes on one line (reqwest's own text is only the outermost layer).
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        let more = cause.to_string();
-        if !text.contains(&more) {
-            text.push_str(": ");
-            text.push_str(&more);
-        }
-        source = cause.source();
-    }
-    text
-}
 
 /// The wait before retry `attempt` + 1: doubling from `FIRST_BACKOFF`, capped, with jitter so
 /// several workers do not retry in step.

@@ -59,16 +59,7 @@ fn when(value: &tera::Value, _: &std::collections::HashMap<String, tera::Value>)
 }
 
 pub(super) fn render(state: &WebState, name: &str, ctx: &tera::Context) -> Result<String, WebError> {
-    state.pages.render(name, ctx).map_err(|e| {
-        let mut chain = e.to_string();
-        let mut source = std::error::Error::source(&e);
-        while let Some(s) = source {
-            chain.push_str(": ");
-            chain.push_str(&s.to_string());
-            source = s.source();
-        }
-        WebError::Internal(format!("cannot render {name}: {chain}"))
-    })
+    state.pages.render(name, ctx).map_err(|e| WebError::Internal(format!("cannot render {name}: {}", crate::text::error_chain(&e))))
 }
 
 /// The context every signed-in page starts from.

@@ -1,6 +1,7 @@
 //! One webhook POST and what it comes to: delivered, retried later with exponential backoff,
 //! or failed (an answer no retry can change, or the attempts used up).
 
+use crate::text::error_chain;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -79,19 +80,6 @@ pub fn outcome(answer: Answer, attempt: u32, rule: RetryRule, now: DateTime<Utc>
     AttemptOutcome::Retry { status, error, at }
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        let more = cause.to_string();
-        if !text.contains(&more) {
-            text.push_str(": ");
-            text.push_str(&more);
-        }
-        source = cause.source();
-    }
-    text
-}
 
 #[cfg(test)]
 mod tests {

@@ -5,6 +5,7 @@
 pub mod llm;
 #[cfg(test)] #[path = "tests.rs"] mod flows;
 
+use crate::text::error_chain;
 use serde::Serialize;
 use serde_json::{Value, json};
 use tera::{Context, Tera};
@@ -88,16 +89,6 @@ fn required_templates() -> impl Iterator<Item = String> {
     .chain(["notices/escalation.txt".to_string(), "notices/review.txt".to_string()])
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
